@@ -1,0 +1,25 @@
+//! synack's sans-IO TCP core: one host's TCP connection management, as Linux does it.
+//!
+//! No clock, no I/O, no threads: time comes in as a parameter, IP packets go in and out
+//! as bytes, every random choice comes from `Config::seed`.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod counters;
+pub mod errno;
+pub mod event;
+pub mod stack;
+pub mod state;
+pub mod time;
+pub mod timers;
+
+pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo};
+pub use config::{Config, Profile};
+pub use counters::{Counter, Counters};
+pub use errno::Errno;
+pub use event::{DropReason, Event, EventKind, SegmentInfo, TimerKind};
+pub use stack::Stack;
+pub use state::TcpState;
+pub use synack_wire as wire;
+pub use time::Instant;

@@ -1,0 +1,2 @@
+//! Simulator: to be written.
+#![forbid(unsafe_code)]
