@@ -13,6 +13,15 @@ macro_rules! counters {
             pub fn name(self) -> &'static str {
                 match self { $(Counter::$variant => $name,)* }
             }
+            /// By nstat name, or without its `TcpExt`/`Tcp` prefix.
+            pub fn from_name(name: &str) -> Option<Counter> {
+                Self::ALL.iter().copied().find(|c| {
+                    let n = c.name();
+                    n == name
+                        || n.strip_prefix("TcpExt") == Some(name)
+                        || n.strip_prefix("Tcp") == Some(name)
+                })
+            }
         }
     };
 }
@@ -32,6 +41,9 @@ counters! {
     IpInHdrErrors => "IpInHdrErrors",
     IpInAddrErrors => "IpInAddrErrors",
     IpInDiscards => "IpInDiscards",
+    IpInTruncatedPkts => "IpInTruncatedPkts",
+    IpInUnknownProtos => "IpInUnknownProtos",
+    IpReasmFails => "IpReasmFails",
     SyncookiesSent => "TcpExtSyncookiesSent",
     SyncookiesRecv => "TcpExtSyncookiesRecv",
     SyncookiesFailed => "TcpExtSyncookiesFailed",
@@ -113,15 +125,7 @@ impl Counters {
     /// Look a counter up by its nstat name (`TcpExtListenOverflows`) or without the
     /// `Tcp`/`TcpExt` prefix (`ListenOverflows`).
     pub fn by_name(&self, name: &str) -> Option<u64> {
-        Counter::ALL
-            .iter()
-            .find(|c| {
-                let n = c.name();
-                n == name
-                    || n.strip_prefix("TcpExt") == Some(name)
-                    || n.strip_prefix("Tcp") == Some(name)
-            })
-            .map(|&c| self.get(c))
+        Counter::from_name(name).map(|c| self.get(c))
     }
     /// Every counter with its name, in a fixed order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {

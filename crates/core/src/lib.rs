@@ -5,6 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod buffer;
+mod conn;
+mod ctx;
+mod listener;
+mod opts;
+mod secrets;
+mod slab;
+mod timewait;
 pub mod config;
 pub mod counters;
 pub mod errno;
@@ -19,7 +27,7 @@ pub use config::{Config, Profile};
 pub use counters::{Counter, Counters};
 pub use errno::Errno;
 pub use event::{DropReason, Event, EventKind, SegmentInfo, TimerKind};
-pub use stack::Stack;
+pub use stack::{Stack, TableSizes};
 pub use state::TcpState;
 pub use synack_wire as wire;
 pub use time::Instant;

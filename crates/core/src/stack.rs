@@ -1,33 +1,174 @@
-//! One host's TCP. SKELETON: the API is final, the bodies are being written.
+//! One host's TCP: socket table, demultiplexing, listeners, TIME_WAIT records, the
+//! timer wheel, the transmit queue, counters and events.
+use crate::conn::{self, Conn, Negotiated, Next, OutSeg};
+use crate::ctx::{Ctrl, Ctx, Events};
+use crate::event::SegmentInfo;
+use crate::listener::{Listener, Request};
+use crate::opts::SockOpts;
+use crate::secrets::Secrets;
+use crate::slab::Slab;
+use crate::timers::Timers;
+use crate::timewait::{TimeWait, TwVerdict};
 use crate::*;
-use std::net::{IpAddr, SocketAddr};
+use siphasher::sip::SipHasher13;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use synack_wire::{IpInfo, Packet, TcpFlags, TcpOptions, TcpSegment, Timestamps};
+
+/// Linux's default TTL / hop limit.
+const TTL: u8 = 64;
+
+/// SipHash keyed from the seed: crafted 4-tuples cannot pile up in one bucket.
+#[derive(Clone)]
+struct Keyed(u64, u64);
+
+impl BuildHasher for Keyed {
+    type Hasher = SipHasher13;
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.0, self.1)
+    }
+}
+
+/// What a 4-tuple (local, remote) maps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    Conn(u32),
+    Req(u32),
+    Tw(u32),
+}
+
+/// What a wheel entry points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerRef {
+    Conn(u32),
+    Req(u32),
+    Tw(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Tx {
+    Conn(u32),
+    Req(u32),
+}
+
+enum SockKind {
+    /// socket(), maybe bind().
+    Fresh,
+    Listening(u32),
+    Conn(u32),
+}
+
+struct Socket {
+    kind: SockKind,
+    bound: Option<SocketAddr>,
+    opts: SockOpts,
+}
+
+/// Who uses a local port.
+#[derive(Default)]
+struct PortUse {
+    /// Sockets that bind()-ed it, with SO_REUSEADDR and whether they listen.
+    binds: Vec<(IpAddr, bool, bool, Fd)>,
+    /// Connections that got it from connect().
+    conns: u32,
+    /// TIME_WAIT records holding it.
+    tws: u32,
+}
 
 /// One host's TCP: sockets, demux, timers, counters, events.
 ///
 /// Call order (quinn-proto style): feed inputs with `handle_packet` / `handle_timeout` /
 /// socket calls, then drain `poll_transmit` until it returns false, then sleep until
-/// `poll_timeout()`.
+/// `poll_timeout()`. Every call takes the current time; time never goes backwards
+/// (an earlier `now` is treated as the latest seen).
 pub struct Stack {
     config: Config,
     addrs: Vec<IpAddr>,
     counters: Counters,
-    events: Vec<Event>,
-    capture: bool,
+    events: Events,
+    secrets: Secrets,
+    sockets: Vec<Option<Socket>>,
+    free_fds: BinaryHeap<Reverse<u32>>,
+    conns: Slab<Conn>,
+    reqs: Slab<Request>,
+    tws: Slab<TimeWait>,
+    listeners: Slab<Listener>,
+    demux: HashMap<(SocketAddr, SocketAddr), Entry, Keyed>,
+    listen_map: HashMap<SocketAddr, u32, Keyed>,
+    ports: HashMap<u16, PortUse, Keyed>,
+    timers: Timers<TimerRef>,
+    txq: VecDeque<Tx>,
+    ctrl: VecDeque<Ctrl>,
+    scratch: Vec<u8>,
+    last_now: Instant,
+}
+
+macro_rules! cx {
+    ($s:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            cfg: &$s.config,
+            counters: &mut $s.counters,
+            events: &mut $s.events,
+            ctrl: &mut $s.ctrl,
+        }
+    };
+}
+
+fn fd_index(fd: Fd) -> Option<usize> {
+    (fd.0 as usize).checked_sub(3)
+}
+
+fn unspecified(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+fn result_str<T: std::fmt::Debug>(r: &Result<T, Errno>) -> String {
+    match r {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("-1 {}", e.name()),
+    }
 }
 
 impl Stack {
     /// A host with the given addresses (the first of each family is the default source).
     pub fn new(config: Config, addrs: &[IpAddr]) -> Stack {
+        let secrets = Secrets::new(config.seed);
+        let k = secrets.demux_key;
         Stack {
-            config,
             addrs: addrs.to_vec(),
             counters: Counters::default(),
-            events: Vec::new(),
-            capture: false,
+            events: Events::default(),
+            sockets: Vec::new(),
+            free_fds: BinaryHeap::new(),
+            conns: Slab::default(),
+            reqs: Slab::default(),
+            tws: Slab::default(),
+            listeners: Slab::default(),
+            demux: HashMap::with_hasher(Keyed(k.0, k.1)),
+            listen_map: HashMap::with_hasher(Keyed(k.1, k.0)),
+            ports: HashMap::with_hasher(Keyed(k.0 ^ 1, k.1)),
+            timers: Timers::new(),
+            txq: VecDeque::new(),
+            ctrl: VecDeque::new(),
+            scratch: Vec::new(),
+            last_now: Instant::ZERO,
+            secrets,
+            config,
         }
     }
     pub fn config(&self) -> &Config {
         &self.config
+    }
+    /// Change a setting at run time (like writing /proc/sys). Affects new decisions only.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
     }
     pub fn addrs(&self) -> &[IpAddr] {
         &self.addrs
@@ -37,102 +178,1509 @@ impl Stack {
     }
     /// Record events (off by default: a benchmark pays nothing for them).
     pub fn set_capture(&mut self, on: bool) {
-        self.capture = on;
+        self.events.on = on;
     }
     /// Take the events recorded since the last call, oldest first.
-    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
-        self.events.drain(..)
+    pub fn drain_events(&mut self) -> std::collections::vec_deque::Drain<'_, Event> {
+        self.events.list.drain(..)
+    }
+    /// Events dropped because nobody drained them in time.
+    pub fn events_lost(&self) -> u64 {
+        self.events.lost
     }
 
-    // ---- inputs ----
+    fn clock(&mut self, now: Instant) -> Instant {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
+    }
+
+    // ------------------------------------------------------------------ inputs
+
     /// An IP packet arrived from the network.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
-        let _ = (now, bytes);
+        let now = self.clock(now);
+        let pkt = match synack_wire::parse(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(c) = Counter::from_name(e.counter()) {
+                    self.counters.incr(c);
+                }
+                self.counters.incr(Counter::InErrs);
+                self.events.push(now, || EventKind::Drop { seg: None, reason: DropReason::Malformed(e) });
+                return;
+            }
+        };
+        let src = SocketAddr::new(pkt.ip.src, pkt.tcp.src_port);
+        let dst = SocketAddr::new(pkt.ip.dst, pkt.tcp.dst_port);
+        let seg = pkt.tcp;
+        if !self.addrs.contains(&pkt.ip.dst) {
+            self.counters.incr(Counter::IpInAddrErrors);
+            self.events.push(now, || EventKind::Drop {
+                seg: Some(conn::seg_info(src, dst, &seg)),
+                reason: DropReason::NotOurAddress,
+            });
+            return;
+        }
+        self.counters.incr(Counter::InSegs);
+        self.events.push(now, || EventKind::Recv(conn::seg_info(src, dst, &seg)));
+        self.dispatch(now, src, dst, &seg);
     }
+
+    fn dispatch(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
+        match self.demux.get(&(dst, src)).copied() {
+            Some(Entry::Conn(i)) => self.conn_segment(now, i, src, dst, seg),
+            Some(Entry::Req(i)) => self.req_segment(now, i, src, dst, seg),
+            Some(Entry::Tw(i)) => self.tw_segment(now, i, src, dst, seg),
+            None => self.no_conn_segment(now, src, dst, seg, None),
+        }
+    }
+
+    fn drop_seg(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>, reason: DropReason) {
+        self.events.push(now, || EventKind::Drop { seg: Some(conn::seg_info(src, dst, seg)), reason });
+    }
+
+    fn conn_segment(&mut self, now: Instant, i: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
+        let Some(c) = self.conns.get_mut(i) else { return };
+        let mut cx = cx!(self, now);
+        let (next, rst) = c.on_segment(&mut cx, seg);
+        if rst {
+            cx.reset_reply(dst, src, seg);
+        }
+        self.apply_next(now, i, next);
+    }
+
+    /// No connection: a listener, or a RST.
+    fn no_conn_segment(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        reopen_isn: Option<u32>,
+    ) {
+        let l = self
+            .listen_map
+            .get(&dst)
+            .or_else(|| self.listen_map.get(&SocketAddr::new(unspecified(dst.ip()), dst.port())))
+            .copied();
+        let Some(l) = l else {
+            self.drop_seg(now, src, dst, seg, DropReason::NoSocket);
+            let mut cx = cx!(self, now);
+            cx.reset_reply(dst, src, seg);
+            return;
+        };
+        if seg.flags.rst() {
+            self.drop_seg(now, src, dst, seg, DropReason::ListenIgnored);
+            return;
+        }
+        if seg.flags.ack() {
+            // A bare ACK (or SYN-ACK) for a request we no longer have: RST.
+            self.drop_seg(now, src, dst, seg, DropReason::ListenIgnored);
+            let mut cx = cx!(self, now);
+            cx.reset_reply(dst, src, seg);
+            return;
+        }
+        if !seg.flags.syn() {
+            self.drop_seg(now, src, dst, seg, DropReason::ListenIgnored);
+            return;
+        }
+        self.listener_syn(now, l, src, dst, seg, reopen_isn);
+    }
+
+    /// A SYN for a listener: the drop rules, then a request in the SYN queue.
+    fn listener_syn(
+        &mut self,
+        now: Instant,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        reopen_isn: Option<u32>,
+    ) {
+        let cfg = &self.config;
+        let Some(lis) = self.listeners.get(l) else { return };
+        let syn_limit = lis.syn_limit(cfg);
+        let acc_full = lis.accept_full(cfg);
+        let qlen = lis.syn_q;
+        let cookies = cfg.tcp_syncookies;
+        let max_syn = cfg.tcp_max_syn_backlog;
+        let overflow = match cfg.profile {
+            Profile::Seed => acc_full && lis.young > 1,
+            Profile::Linux => acc_full,
+        };
+        let opts = lis.opts;
+        if overflow {
+            self.counters.incr(Counter::ListenOverflows);
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
+            return;
+        }
+        // The document's queue is full at its maximum; Linux 6.x's when it is *longer*
+        // than the accept-queue limit (`inet_csk_reqsk_queue_is_full`).
+        let syn_full = match cfg.profile {
+            Profile::Seed => qlen >= syn_limit,
+            Profile::Linux => qlen > syn_limit,
+        };
+        let pressure = cookies == 0 && max_syn.saturating_sub(qlen) < (max_syn >> 2);
+        if syn_full || pressure {
+            // SYN cookies arrive with the listen-queue work; until then a full queue drops.
+            if cookies == 0 || syn_full {
+                self.counters.incr(Counter::TcpReqQFullDrop);
+            }
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::SynQueueFull);
+            return;
+        }
+
+        let o = &seg.options;
+        let neg = Negotiated {
+            peer_mss: o.mss.unwrap_or(conn::MSS_DEFAULT).max(64),
+            wscale: match (cfg.tcp_window_scaling, o.window_scale) {
+                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg))),
+                _ => None,
+            },
+            sack: cfg.tcp_sack && o.sack_permitted,
+            ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
+        };
+        let advmss = conn::advmss(cfg, dst, opts.maxseg);
+        let mss_w = if neg.ts { advmss.saturating_sub(conn::TS_LEN) } else { advmss };
+        let rcv_wnd = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w);
+        let iss = reopen_isn.unwrap_or_else(|| {
+            self.secrets.isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros())
+        });
+        let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
+        let req = Request {
+            local: dst,
+            remote: src,
+            listener: l,
+            iss,
+            irs: seg.seq,
+            ts_recent: o.timestamps.map(|t| t.val).unwrap_or(0),
+            ts_off,
+            neg,
+            snd_wnd: seg.window as u32,
+            rcv_wnd,
+            num_timeout: 0,
+            num_retrans: 0,
+            acked: false,
+            synack_pending: true,
+            first_synack: None,
+            timer: None,
+            created: now,
+        };
+        let r = self.reqs.insert(req);
+        self.demux.insert((dst, src), Entry::Req(r));
+        if let Some(lis) = self.listeners.get_mut(l) {
+            lis.syn_q += 1;
+            lis.young += 1;
+        }
+        self.events.state(now, dst, src, TcpState::Listen, TcpState::SynRecv);
+        let deadline = now + conn::RTO_INIT;
+        let id = self.timers.insert(deadline, TimerRef::Req(r));
+        if let Some(req) = self.reqs.get_mut(r) {
+            req.timer = Some((id, deadline));
+        }
+        self.txq.push_back(Tx::Req(r));
+    }
+
+    /// Remove a request from the SYN queue and the demux table.
+    fn drop_request(&mut self, r: u32) -> Option<Request> {
+        let req = self.reqs.remove(r)?;
+        if let Some((id, _)) = req.timer {
+            self.timers.cancel(id);
+        }
+        if self.demux.get(&(req.local, req.remote)) == Some(&Entry::Req(r)) {
+            self.demux.remove(&(req.local, req.remote));
+        }
+        if let Some(lis) = self.listeners.get_mut(req.listener) {
+            lis.syn_q = lis.syn_q.saturating_sub(1);
+            if req.num_timeout == 0 {
+                lis.young = lis.young.saturating_sub(1);
+            }
+        }
+        Some(req)
+    }
+
+    fn rearm_req(&mut self, r: u32, deadline: Instant) {
+        let Some(req) = self.reqs.get_mut(r) else { return };
+        if let Some((id, _)) = req.timer.take() {
+            self.timers.cancel(id);
+        }
+        let id = self.timers.insert(deadline, TimerRef::Req(r));
+        req.timer = Some((id, deadline));
+    }
+
+    /// A segment for a pending request (Linux `tcp_check_req`).
+    fn req_segment(&mut self, now: Instant, r: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
+        let Some(req) = self.reqs.get(r) else { return };
+        let irs1 = req.irs.wrapping_add(1);
+        let in_window = {
+            let s = seg.seq.wrapping_sub(irs1) as i32;
+            let e = seg.seq.wrapping_add(seg.seq_len()).wrapping_sub(irs1) as i32;
+            e >= 0 && s <= req.rcv_wnd as i32
+        };
+        if seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst() && seg.seq == req.irs {
+            // The client retransmitted its SYN: SYN-ACK again, restart the timer.
+            let nt = req.num_timeout;
+            if let Some(req) = self.reqs.get_mut(r) {
+                req.num_retrans = req.num_retrans.saturating_add(1);
+                req.synack_pending = true;
+            }
+            self.txq.push_back(Tx::Req(r));
+            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(conn::RTO_MAX);
+            self.rearm_req(r, now + t);
+            return;
+        }
+        if seg.flags.rst() || seg.flags.syn() {
+            if !in_window {
+                self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
+                return;
+            }
+            // RST, or a SYN at another sequence number: the embryo dies.
+            if !seg.flags.rst() {
+                let mut cx = cx!(self, now);
+                cx.reset_reply(dst, src, seg);
+            }
+            self.counters.incr(Counter::EmbryonicRsts);
+            self.events.state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
+            self.drop_request(r);
+            return;
+        }
+        if !seg.flags.ack() {
+            self.drop_seg(now, src, dst, seg, DropReason::BadFlags);
+            return;
+        }
+        if seg.ack != req.iss.wrapping_add(1) {
+            self.drop_seg(now, src, dst, seg, DropReason::AckUnsent);
+            let mut cx = cx!(self, now);
+            cx.reset_reply(dst, src, seg);
+            return;
+        }
+        if !in_window {
+            self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
+            let ack = self.req_ack(now, r);
+            self.ctrl.push_back(ack);
+            return;
+        }
+        let l = req.listener;
+        let full = self.listeners.get(l).map(|lis| lis.accept_full(&self.config)).unwrap_or(true);
+        if full {
+            self.counters.incr(Counter::ListenOverflows);
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
+            if self.config.tcp_abort_on_overflow {
+                let mut cx = cx!(self, now);
+                cx.reset_reply(dst, src, seg);
+                self.events.state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
+                self.drop_request(r);
+            } else if let Some(req) = self.reqs.get_mut(r) {
+                req.acked = true;
+            }
+            return;
+        }
+        // The handshake is complete: a child joins the accept queue.
+        let Some(req) = self.drop_request(r) else { return };
+        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
+        let snd_wnd = (seg.window as u32) << req.neg.wscale.map(|w| w.0).unwrap_or(0);
+        let ts_recent = seg.options.timestamps.map(|t| t.val).unwrap_or(req.ts_recent);
+        let rtt_from = if req.num_timeout == 0 && req.num_retrans == 0 { req.first_synack } else { None };
+        let mut cx = cx!(self, now);
+        // Events: the request (SYN-RECEIVED) becomes the established child.
+        cx.events.state(now, dst, src, TcpState::SynRecv, TcpState::Established);
+        let was = cx.events.on;
+        cx.events.on = false;
+        let mut child = Conn::accepted(
+            &mut cx,
+            dst,
+            src,
+            opts,
+            req.iss,
+            req.irs,
+            req.ts_off,
+            ts_recent,
+            req.neg,
+            snd_wnd,
+            req.rcv_wnd,
+            rtt_from,
+        );
+        cx.events.on = was;
+        cx.incr(Counter::PassiveOpens);
+        child.listener = Some(l);
+        let (next, rst) = if !seg.payload.is_empty() || seg.flags.fin() {
+            child.on_segment(&mut cx, seg)
+        } else {
+            (Next::Keep, false)
+        };
+        if rst {
+            cx.reset_reply(dst, src, seg);
+        }
+        let i = self.conns.insert(child);
+        self.demux.insert((dst, src), Entry::Conn(i));
+        if let Some(lis) = self.listeners.get_mut(l) {
+            lis.accept_q.push_back(i);
+        }
+        self.apply_next(now, i, next);
+    }
+
+    /// A bare ACK for a request (`tcp_v4_reqsk_send_ack`).
+    fn req_ack(&self, now: Instant, r: u32) -> Ctrl {
+        let req = self.reqs.get(r).expect("caller checked");
+        Ctrl {
+            src: req.local,
+            dst: req.remote,
+            seq: req.iss.wrapping_add(1),
+            ack: req.irs.wrapping_add(1),
+            flags: TcpFlags::ACK,
+            win: (req.rcv_wnd >> req.neg.wscale.map(|w| w.1).unwrap_or(0)).min(65535) as u16,
+            ts: req.neg.ts.then(|| Timestamps {
+                val: (now.as_millis() as u32).wrapping_add(req.ts_off),
+                ecr: req.ts_recent,
+            }),
+        }
+    }
+
+    fn tw_segment(&mut self, now: Instant, t: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
+        let Some(tw) = self.tws.get_mut(t) else { return };
+        let mut cx = cx!(self, now);
+        let verdict = tw.on_segment(&mut cx, seg);
+        match verdict {
+            TwVerdict::Keep { restart } => {
+                if restart {
+                    let len = self.config.time_wait_len;
+                    self.arm_tw(t, now + len);
+                }
+            }
+            TwVerdict::Kill => self.remove_tw(now, t, false),
+            TwVerdict::KillWithRst => {
+                let mut cx = cx!(self, now);
+                cx.reset_reply(dst, src, seg);
+                self.remove_tw(now, t, false);
+            }
+            TwVerdict::Reopen { isn } => {
+                self.remove_tw(now, t, false);
+                self.no_conn_segment(now, src, dst, seg, Some(isn));
+            }
+        }
+    }
+
+    fn arm_tw(&mut self, t: u32, deadline: Instant) {
+        let Some(tw) = self.tws.get_mut(t) else { return };
+        if let Some((id, _)) = tw.timer.take() {
+            self.timers.cancel(id);
+        }
+        let id = self.timers.insert(deadline, TimerRef::Tw(t));
+        tw.timer = Some((id, deadline));
+    }
+
+    fn remove_tw(&mut self, now: Instant, t: u32, expired: bool) {
+        let Some(tw) = self.tws.remove(t) else { return };
+        if let Some((id, _)) = tw.timer {
+            self.timers.cancel(id);
+        }
+        if self.demux.get(&(tw.local, tw.remote)) == Some(&Entry::Tw(t)) {
+            self.demux.remove(&(tw.local, tw.remote));
+        }
+        if let Some(p) = self.ports.get_mut(&tw.local.port()) {
+            p.tws = p.tws.saturating_sub(1);
+        }
+        self.gc_port(tw.local.port());
+        if expired && tw.substate == TcpState::TimeWait {
+            self.counters.incr(Counter::TimeWaited);
+        }
+        self.events.state(now, tw.local, tw.remote, tw.substate, TcpState::Closed);
+    }
+
+    /// Apply a connection's verdict: re-arm its timer, queue it for transmission, turn it
+    /// into a TIME_WAIT record, or let it go.
+    fn apply_next(&mut self, now: Instant, i: u32, next: Next) {
+        match next {
+            Next::Keep => self.refresh(i),
+            Next::TimeWait(sub, dur) => self.to_time_wait(now, i, sub, dur),
+            Next::Closed => self.conn_closed(i),
+        }
+    }
+
+    /// Keep the wheel entry at the connection's earliest deadline; queue it if it has
+    /// something to send.
+    fn refresh(&mut self, i: u32) {
+        let Some(c) = self.conns.get_mut(i) else { return };
+        let want = c.next_deadline();
+        let have = c.timer.map(|t| t.1);
+        if want != have {
+            if let Some((id, _)) = c.timer.take() {
+                self.timers.cancel(id);
+            }
+            if let Some(d) = want {
+                c.timer = Some((self.timers.insert(d, TimerRef::Conn(i)), d));
+            }
+        }
+        if !c.queued && c.wants_tx() {
+            c.queued = true;
+            self.txq.push_back(Tx::Conn(i));
+        }
+    }
+
+    fn to_time_wait(&mut self, now: Instant, i: u32, sub: TcpState, dur: Duration) {
+        let Some(c) = self.conns.get_mut(i) else { return };
+        let key = (c.local, c.remote);
+        if let Some((id, _)) = c.timer.take() {
+            self.timers.cancel(id);
+        }
+        let over = self.tws.len() as u32 >= self.config.tcp_max_tw_buckets;
+        let pending_ack = c.wants_tx();
+        let tw = TimeWait {
+            local: c.local,
+            remote: c.remote,
+            substate: sub,
+            snd_nxt: c.snd_nxt.0,
+            rcv_nxt: c.rcv_nxt.0,
+            rcv_wnd: c.rcv.space() as u32,
+            win: (c.rcv.space() as u32 >> c.rcv_wscale()).min(65535) as u16,
+            ts: c.neg.ts,
+            ts_recent: c.ts_recent,
+            ts_recent_stamp: now,
+            ts_off: c.ts_off,
+            timer: None,
+            created: now,
+        };
+        // The connection object leaves the network; the application may still hold it.
+        let was = self.events.on;
+        self.events.on = false;
+        {
+            let mut cx = cx!(self, now);
+            c.kill(&mut cx, None);
+        }
+        self.events.on = was;
+        c.dead = false;
+        if c.fd.is_none() && c.listener.is_none() {
+            self.free_conn(i);
+        } else {
+            self.demux.remove(&key);
+        }
+        if over {
+            self.counters.incr(Counter::TcpTimeWaitOverflow);
+            self.events.state(now, key.0, key.1, sub, TcpState::Closed);
+            if pending_ack {
+                let mut cx = cx!(self, now);
+                send_tw_ack(&mut cx, &tw);
+            }
+            return;
+        }
+        if pending_ack {
+            let mut cx = cx!(self, now);
+            send_tw_ack(&mut cx, &tw);
+        }
+        let t = self.tws.insert(tw);
+        self.demux.insert(key, Entry::Tw(t));
+        self.ports.entry(key.0.port()).or_default().tws += 1;
+        self.arm_tw(t, now + dur);
+    }
+
+    /// A connection reached CLOSED.
+    fn conn_closed(&mut self, i: u32) {
+        let Some(c) = self.conns.get_mut(i) else { return };
+        if let Some((id, _)) = c.timer.take() {
+            self.timers.cancel(id);
+        }
+        let key = (c.local, c.remote);
+        if c.fd.is_none() && c.listener.is_none() {
+            self.free_conn(i);
+        } else if self.demux.get(&key) == Some(&Entry::Conn(i)) {
+            self.demux.remove(&key);
+        }
+    }
+
+    fn free_conn(&mut self, i: u32) {
+        let Some(c) = self.conns.remove(i) else { return };
+        if let Some((id, _)) = c.timer {
+            self.timers.cancel(id);
+        }
+        if self.demux.get(&(c.local, c.remote)) == Some(&Entry::Conn(i)) {
+            self.demux.remove(&(c.local, c.remote));
+        }
+        if c.listener.is_none() && c.created_by_connect() {
+            if let Some(p) = self.ports.get_mut(&c.local.port()) {
+                p.conns = p.conns.saturating_sub(1);
+            }
+            self.gc_port(c.local.port());
+        }
+    }
+
+    fn gc_port(&mut self, port: u16) {
+        if let Some(p) = self.ports.get(&port) {
+            if p.binds.is_empty() && p.conns == 0 && p.tws == 0 {
+                self.ports.remove(&port);
+            }
+        }
+    }
+
     /// Time has advanced to `now`: fire due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        let now = self.clock(now);
+        while let Some((_, r)) = self.timers.pop_expired(now) {
+            match r {
+                TimerRef::Conn(i) => {
+                    let Some(c) = self.conns.get_mut(i) else { continue };
+                    c.timer = None;
+                    let mut cx = cx!(self, now);
+                    let next = c.on_timer(&mut cx);
+                    self.apply_next(now, i, next);
+                }
+                TimerRef::Req(r) => self.req_timer(now, r),
+                TimerRef::Tw(t) => {
+                    if let Some(tw) = self.tws.get_mut(t) {
+                        tw.timer = None;
+                        let (l, rm) = (tw.local, tw.remote);
+                        let timer = if tw.substate == TcpState::TimeWait { TimerKind::TimeWait } else { TimerKind::FinWait2 };
+                        self.events.push(now, || EventKind::Timer { local: l, remote: rm, timer });
+                    }
+                    self.remove_tw(now, t, true);
+                }
+            }
+        }
     }
 
-    // ---- outputs ----
+    /// `reqsk_timer_handler()`: retransmit the SYN-ACK, or give up on the request.
+    fn req_timer(&mut self, now: Instant, r: u32) {
+        let Some(req) = self.reqs.get_mut(r) else { return };
+        req.timer = None;
+        let (local, remote) = (req.local, req.remote);
+        self.events.push(now, || EventKind::Timer { local, remote, timer: TimerKind::Retransmit });
+        let Some(req) = self.reqs.get(r) else { return };
+        let Some(lis) = self.listeners.get(req.listener) else {
+            self.drop_request(r);
+            return;
+        };
+        let mut max_retries = lis.opts.syncnt.map(u32::from).unwrap_or(self.config.tcp_synack_retries.into());
+        // Under pressure, old requests get fewer retries: half the queue stays for young ones.
+        let qlen = lis.syn_q;
+        if (qlen << 1) > 8u32.max(lis.max_ack_backlog(&self.config)) {
+            let mut young = lis.young << 1;
+            while max_retries > 2 {
+                if qlen < young {
+                    break;
+                }
+                max_retries -= 1;
+                young <<= 1;
+            }
+        }
+        if req.num_timeout as u32 >= max_retries {
+            self.events.state(now, local, remote, TcpState::SynRecv, TcpState::Closed);
+            self.drop_request(r);
+            return;
+        }
+        let l = req.listener;
+        let first = req.num_timeout == 0;
+        if let Some(req) = self.reqs.get_mut(r) {
+            req.num_timeout += 1;
+            req.synack_pending = true;
+            let nt = req.num_timeout;
+            self.txq.push_back(Tx::Req(r));
+            self.counters.incr(Counter::TcpSynRetrans);
+            self.counters.incr(Counter::RetransSegs);
+            if first {
+                if let Some(lis) = self.listeners.get_mut(l) {
+                    lis.young = lis.young.saturating_sub(1);
+                }
+            }
+            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(conn::RTO_MAX);
+            self.rearm_req(r, now + t);
+        }
+    }
+
+    // ----------------------------------------------------------------- outputs
+
     /// Write the next IP packet to send into `buf` (cleared first). False: nothing to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
-        let _ = (now, buf);
-        false
-    }
-    /// When to call `handle_timeout` next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        let now = self.clock(now);
+        loop {
+            if let Some(c) = self.ctrl.pop_front() {
+                self.emit(now, c.src, c.dst, c.seq, c.ack, c.flags, c.win, c.options(), &[], buf);
+                return true;
+            }
+            let Some(tx) = self.txq.pop_front() else { return false };
+            match tx {
+                Tx::Conn(i) => {
+                    let Some(c) = self.conns.get_mut(i) else { continue };
+                    c.queued = false;
+                    let mut payload = std::mem::take(&mut self.scratch);
+                    let mut cx = cx!(self, now);
+                    let out = c.next_segment(&mut cx, &mut payload);
+                    let (src, dst) = (c.local, c.remote);
+                    self.refresh(i);
+                    if let Some(o) = out {
+                        let OutSeg { seq, ack, flags, win, options, len } = o;
+                        debug_assert_eq!(len as usize, payload.len());
+                        self.emit(now, src, dst, seq, ack, flags, win, options, &payload, buf);
+                        self.scratch = payload;
+                        return true;
+                    }
+                    self.scratch = payload;
+                }
+                Tx::Req(r) => {
+                    let Some(req) = self.reqs.get_mut(r) else { continue };
+                    if !req.synack_pending {
+                        continue;
+                    }
+                    req.synack_pending = false;
+                    if req.first_synack.is_none() {
+                        req.first_synack = Some(now);
+                    }
+                    let cfg = &self.config;
+                    let options = TcpOptions {
+                        mss: Some(conn::advmss(cfg, req.local, None)),
+                        window_scale: req.neg.wscale.map(|w| w.1),
+                        sack_permitted: req.neg.sack,
+                        timestamps: req.neg.ts.then(|| Timestamps {
+                            val: (now.as_millis() as u32).wrapping_add(req.ts_off),
+                            ecr: req.ts_recent,
+                        }),
+                        ..Default::default()
+                    };
+                    let (src, dst, seq, ack) = (req.local, req.remote, req.iss, req.irs.wrapping_add(1));
+                    let win = req.rcv_wnd.min(65535) as u16;
+                    let flags = TcpFlags::SYN | TcpFlags::ACK;
+                    self.emit(now, src, dst, seq, ack, flags, win, options, &[], buf);
+                    return true;
+                }
+            }
+        }
     }
 
-    // ---- socket calls ----
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+        win: u16,
+        options: TcpOptions,
+        payload: &[u8],
+        buf: &mut Vec<u8>,
+    ) {
+        let tcp = TcpSegment {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            seq,
+            ack,
+            flags,
+            window: win,
+            urgent: 0,
+            options,
+            payload,
+        };
+        let pkt = Packet { ip: IpInfo { src: src.ip(), dst: dst.ip(), ttl: TTL }, tcp };
+        synack_wire::emit(&pkt, buf);
+        self.counters.incr(Counter::OutSegs);
+        if flags.rst() {
+            // Counted where decided (TcpOutRsts); nothing more here.
+        }
+        self.events.push(now, || {
+            EventKind::Send(SegmentInfo {
+                src,
+                dst,
+                flags,
+                seq,
+                ack,
+                len: payload.len() as u32,
+                win,
+                options,
+            })
+        });
+    }
+
+    /// When to call `handle_timeout` next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    // ------------------------------------------------------------- socket calls
+
+    fn record<T: std::fmt::Debug>(
+        &mut self,
+        now: Instant,
+        fd: Option<Fd>,
+        call: impl FnOnce() -> String,
+        r: Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        self.events.push(now, || EventKind::Call { fd, call: call(), result: result_str(&r) });
+        r
+    }
+
+    fn sock(&self, fd: Fd) -> Result<&Socket, Errno> {
+        fd_index(fd).and_then(|i| self.sockets.get(i)).and_then(|s| s.as_ref()).ok_or(Errno::EBADF)
+    }
+
+    fn sock_mut(&mut self, fd: Fd) -> Result<&mut Socket, Errno> {
+        fd_index(fd).and_then(|i| self.sockets.get_mut(i)).and_then(|s| s.as_mut()).ok_or(Errno::EBADF)
+    }
+
+    fn alloc_fd(&mut self, s: Socket) -> Result<Fd, Errno> {
+        let open = self.sockets.len() - self.free_fds.len();
+        if open as u32 >= self.config.max_sockets {
+            return Err(Errno::EMFILE);
+        }
+        if let Some(Reverse(i)) = self.free_fds.pop() {
+            self.sockets[i as usize] = Some(s);
+            Ok(Fd(i + 3))
+        } else {
+            self.sockets.push(Some(s));
+            Ok(Fd(self.sockets.len() as u32 + 2))
+        }
+    }
+
+    fn free_fd(&mut self, fd: Fd) {
+        if let Some(i) = fd_index(fd) {
+            if let Some(slot) = self.sockets.get_mut(i) {
+                if slot.take().is_some() {
+                    self.free_fds.push(Reverse(i as u32));
+                }
+            }
+        }
+    }
+
+    /// socket(AF_INET/AF_INET6, SOCK_STREAM, IPPROTO_TCP): the lowest free descriptor.
     pub fn socket(&mut self, now: Instant) -> Result<Fd, Errno> {
-        let _ = now;
-        Err(Errno::EMFILE)
+        let now = self.clock(now);
+        let r = self.alloc_fd(Socket { kind: SockKind::Fresh, bound: None, opts: SockOpts::default() });
+        self.record(now, None, || "socket()".into(), r)
     }
+
+    fn bind_inner(&mut self, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
+        let s = self.sock(fd)?;
+        if s.bound.is_some() || !matches!(s.kind, SockKind::Fresh) {
+            return Err(Errno::EINVAL);
+        }
+        let reuse = s.opts.reuse_addr;
+        if !addr.ip().is_unspecified() && !self.addrs.contains(&addr.ip()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let port = if addr.port() == 0 {
+            self.pick_bind_port(addr.ip())?
+        } else {
+            if self.port_conflict(addr, reuse) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr.port()
+        };
+        let addr = SocketAddr::new(addr.ip(), port);
+        self.ports.entry(port).or_default().binds.push((addr.ip(), reuse, false, fd));
+        self.sock_mut(fd)?.bound = Some(addr);
+        Ok(())
+    }
+
+    /// Linux `inet_csk_bind_conflict`, reduced to what applications notice: another
+    /// socket bound to an overlapping address conflicts unless both set SO_REUSEADDR and
+    /// the other is not listening; TIME_WAIT blocks the port unless SO_REUSEADDR.
+    fn port_conflict(&self, addr: SocketAddr, reuse: bool) -> bool {
+        let Some(p) = self.ports.get(&addr.port()) else { return false };
+        let overlap = |ip: IpAddr| ip.is_unspecified() || addr.ip().is_unspecified() || ip == addr.ip();
+        let binds = p.binds.iter().any(|&(ip, r, listening, _)| overlap(ip) && !(reuse && r && !listening));
+        binds || (!reuse && (p.tws > 0 || p.conns > 0))
+    }
+
+    fn pick_bind_port(&mut self, ip: IpAddr) -> Result<u16, Errno> {
+        let (lo, hi) = self.config.ip_local_port_range;
+        let n = (hi as u32).saturating_sub(lo as u32) + 1;
+        let start = self.secrets.next_u32() % n;
+        for k in 0..n {
+            let port = lo + ((start + k) % n) as u16;
+            if !self.ports.contains_key(&port) && !self.port_conflict(SocketAddr::new(ip, port), false) {
+                return Ok(port);
+            }
+        }
+        Err(Errno::EADDRINUSE)
+    }
+
     pub fn bind(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
-        let _ = (now, fd, addr);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.bind_inner(fd, addr);
+        self.record(now, Some(fd), || format!("bind({fd}, {addr})"), r)
     }
+
+    fn listen_inner(&mut self, fd: Fd, backlog: i32) -> Result<(), Errno> {
+        let s = self.sock(fd)?;
+        match s.kind {
+            SockKind::Listening(l) => {
+                // listen() again only changes the backlog, as on Linux.
+                if let Some(lis) = self.listeners.get_mut(l) {
+                    lis.backlog = backlog;
+                }
+                return Ok(());
+            }
+            SockKind::Conn(_) => return Err(Errno::EINVAL),
+            SockKind::Fresh => {}
+        }
+        if s.bound.is_none() {
+            // Linux autobinds an unbound listener to an ephemeral port.
+            let ip = self.addrs.first().map(|a| unspecified(*a)).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            self.bind_inner(fd, SocketAddr::new(ip, 0))?;
+        }
+        let s = self.sock(fd)?;
+        let local = s.bound.ok_or(Errno::EINVAL)?;
+        // Two listeners on one address: EADDRINUSE (even with SO_REUSEADDR).
+        if self.listen_map.contains_key(&local) {
+            return Err(Errno::EADDRINUSE);
+        }
+        if let Some(p) = self.ports.get(&local.port()) {
+            let overlap = |ip: IpAddr| ip.is_unspecified() || local.ip().is_unspecified() || ip == local.ip();
+            if p.binds.iter().any(|&(ip, _, listening, other)| other != fd && overlap(ip) && listening) {
+                return Err(Errno::EADDRINUSE);
+            }
+        }
+        let opts = s.opts;
+        let l = self.listeners.insert(Listener {
+            fd,
+            local,
+            backlog,
+            accept_q: VecDeque::new(),
+            syn_q: 0,
+            young: 0,
+            opts,
+        });
+        self.listen_map.insert(local, l);
+        if let Some(p) = self.ports.get_mut(&local.port()) {
+            for b in p.binds.iter_mut().filter(|b| b.3 == fd) {
+                b.2 = true;
+            }
+        }
+        self.sock_mut(fd)?.kind = SockKind::Listening(l);
+        Ok(())
+    }
+
     pub fn listen(&mut self, now: Instant, fd: Fd, backlog: i32) -> Result<(), Errno> {
-        let _ = (now, fd, backlog);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.listen_inner(fd, backlog);
+        if r.is_ok() {
+            if let Ok(SockKind::Listening(l)) = self.sock(fd).map(|s| &s.kind) {
+                if let Some(lis) = self.listeners.get(*l) {
+                    let local = lis.local;
+                    let remote = SocketAddr::new(unspecified(local.ip()), 0);
+                    self.events.state(now, local, remote, TcpState::Closed, TcpState::Listen);
+                }
+            }
+        }
+        self.record(now, Some(fd), || format!("listen({fd}, {backlog})"), r)
     }
+
+    fn accept_inner(&mut self, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
+        let SockKind::Listening(l) = self.sock(fd)?.kind else { return Err(Errno::EINVAL) };
+        let lis = self.listeners.get(l).ok_or(Errno::EINVAL)?;
+        let Some(&i) = lis.accept_q.front() else { return Err(Errno::EAGAIN) };
+        let c = self.conns.get(i).ok_or(Errno::EINVAL)?;
+        let (local, remote, opts) = (c.local, c.remote, c.opts);
+        let new = self.alloc_fd(Socket { kind: SockKind::Conn(i), bound: Some(local), opts })?;
+        if let Some(lis) = self.listeners.get_mut(l) {
+            lis.accept_q.pop_front();
+        }
+        if let Some(c) = self.conns.get_mut(i) {
+            c.fd = Some(new);
+            c.listener = None;
+        }
+        Ok((new, remote))
+    }
+
+    /// accept(): the oldest established child, or EAGAIN.
     pub fn accept(&mut self, now: Instant, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
-        let _ = (now, fd);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.accept_inner(fd);
+        self.record(now, Some(fd), || format!("accept({fd})"), r)
     }
+
+    fn connect_inner(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
+        let s = self.sock(fd)?;
+        match s.kind {
+            SockKind::Listening(_) => return Err(Errno::EISCONN),
+            SockKind::Conn(i) => {
+                let c = self.conns.get_mut(i).ok_or(Errno::EBADF)?;
+                return match c.state {
+                    TcpState::SynSent | TcpState::SynRecv => Err(Errno::EALREADY),
+                    TcpState::Closed => match c.error.take() {
+                        Some(e) => Err(e),
+                        None => Err(Errno::EISCONN),
+                    },
+                    _ => Err(Errno::EISCONN),
+                };
+            }
+            SockKind::Fresh => {}
+        }
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let opts = s.opts;
+        let bound = s.bound;
+        let local_ip = match bound {
+            Some(b) if !b.ip().is_unspecified() => b.ip(),
+            _ => self
+                .addrs
+                .iter()
+                .copied()
+                .find(|a| a.is_ipv4() == addr.is_ipv4())
+                .ok_or(Errno::ENETUNREACH)?,
+        };
+        if local_ip.is_ipv4() != addr.is_ipv4() {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        let (local, reuse_isn) = match bound {
+            Some(b) if b.port() != 0 => {
+                let local = SocketAddr::new(local_ip, b.port());
+                let tw_isn = self.tuple_free(now, local, addr)?;
+                (local, tw_isn)
+            }
+            _ => self.pick_connect_port(now, local_ip, addr)?,
+        };
+        let iss = match reuse_isn {
+            Some((isn, _)) => isn,
+            None => self.secrets.isn(local.ip(), local.port(), addr.ip(), addr.port(), now.as_micros()),
+        };
+        let ts_off = self.secrets.ts_offset(local.ip(), addr.ip());
+        let mut cx = cx!(self, now);
+        let c = Conn::connect(&mut cx, local, addr, fd, opts, iss, ts_off);
+        cx.incr(Counter::ActiveOpens);
+        let i = self.conns.insert(c);
+        self.demux.insert((local, addr), Entry::Conn(i));
+        self.ports.entry(local.port()).or_default().conns += 1;
+        let s = self.sock_mut(fd)?;
+        s.kind = SockKind::Conn(i);
+        s.bound = Some(local);
+        self.refresh(i);
+        Err(Errno::EINPROGRESS)
+    }
+
+    /// Is (local, remote) free for a new connection? A TIME_WAIT holder may be reused
+    /// (`tcp_twsk_unique`): then the new ISN continues past the old connection's.
+    fn tuple_free(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<Option<(u32, u32)>, Errno> {
+        match self.demux.get(&(local, remote)).copied() {
+            None => Ok(None),
+            Some(Entry::Tw(t)) => {
+                let tw = self.tws.get(t).ok_or(Errno::EADDRNOTAVAIL)?;
+                let reuse = match self.config.tcp_tw_reuse {
+                    1 => true,
+                    2 => is_loopback(local.ip()) && is_loopback(remote.ip()),
+                    _ => false,
+                };
+                let old_enough = now.saturating_duration_since(tw.ts_recent_stamp) > Duration::from_secs(1);
+                if reuse && tw.ts && old_enough && tw.substate == TcpState::TimeWait {
+                    let isn = tw.snd_nxt.wrapping_add(65535 + 2);
+                    let ts = tw.ts_recent;
+                    self.counters.incr(Counter::TwRecycled);
+                    self.remove_tw(now, t, false);
+                    Ok(Some((isn, ts)))
+                } else {
+                    Err(Errno::EADDRNOTAVAIL)
+                }
+            }
+            Some(_) => Err(Errno::EADDRNOTAVAIL),
+        }
+    }
+
+    /// An ephemeral port for connect() (`__inet_hash_connect`): start at a keyed hash of
+    /// the destination, skip ports bound by bind() and 4-tuples in use.
+    fn pick_connect_port(
+        &mut self,
+        now: Instant,
+        ip: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(SocketAddr, Option<(u32, u32)>), Errno> {
+        let (lo, hi) = self.config.ip_local_port_range;
+        if lo > hi {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let n = (hi as u32) - (lo as u32) + 1;
+        let start = self.secrets.port_offset(ip, remote.ip(), remote.port()).wrapping_add(self.secrets.next_u32() & 0xff);
+        for k in 0..n {
+            let port = lo + ((start.wrapping_add(k)) % n) as u16;
+            if let Some(p) = self.ports.get(&port) {
+                if !p.binds.is_empty() {
+                    continue;
+                }
+            }
+            let local = SocketAddr::new(ip, port);
+            if let Ok(isn) = self.tuple_free(now, local, remote) {
+                return Ok((local, isn));
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
     /// Non-blocking connect: `Err(EINPROGRESS)` while the handshake runs; the outcome shows
     /// as writable (success) or `SockOpt::Error` (failure).
     pub fn connect(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
-        let _ = (now, fd, addr);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.connect_inner(now, fd, addr);
+        self.record(now, Some(fd), || format!("connect({fd}, {addr})"), r)
     }
-    /// Ok(0) is end of stream.
+
+    fn conn_of(&self, fd: Fd) -> Result<u32, Errno> {
+        match self.sock(fd)?.kind {
+            SockKind::Conn(i) => Ok(i),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn read_inner(&mut self, now: Instant, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+        let i = self.conn_of(fd)?;
+        let c = self.conns.get_mut(i).ok_or(Errno::EBADF)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if c.rcv.len() > 0 {
+            let n = c.rcv.read(buf);
+            // A window that reopens is announced (tcp_cleanup_rbuf), once it grew a lot.
+            self.refresh(i);
+            return Ok(n);
+        }
+        if c.rcv_fin || c.rd_shut {
+            return Ok(0);
+        }
+        if let Some(e) = c.error.take() {
+            return Err(e);
+        }
+        let _ = now;
+        match c.state {
+            TcpState::Closed => Ok(0),
+            _ => Err(Errno::EAGAIN),
+        }
+    }
+
+    /// read(): Ok(0) is end of stream.
     pub fn read(&mut self, now: Instant, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
-        let _ = (now, fd, buf);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let len = buf.len();
+        let r = self.read_inner(now, fd, buf);
+        if r.is_ok() {
+            self.window_update(now, fd);
+        }
+        self.record(now, Some(fd), || format!("read({fd}, {len})"), r)
     }
+
+    /// After the application read: if the window opened by a lot, tell the peer.
+    fn window_update(&mut self, _now: Instant, fd: Fd) {
+        let Ok(i) = self.conn_of(fd) else { return };
+        if let Some(c) = self.conns.get_mut(i) {
+            if c.window_update_due() {
+                self.refresh(i);
+            }
+        }
+    }
+
+    fn write_inner(&mut self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+        let i = match self.sock(fd)?.kind {
+            SockKind::Conn(i) => i,
+            _ => return Err(Errno::EPIPE),
+        };
+        let c = self.conns.get_mut(i).ok_or(Errno::EBADF)?;
+        if let Some(e) = c.error.take() {
+            return Err(e);
+        }
+        match c.state {
+            TcpState::SynSent | TcpState::SynRecv => return Err(Errno::EAGAIN),
+            TcpState::Established | TcpState::CloseWait if !c.fin_queued => {}
+            _ => return Err(Errno::EPIPE),
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = c.write(data);
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        self.refresh(i);
+        Ok(n)
+    }
+
     pub fn write(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
-        let _ = (now, fd, data);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.write_inner(fd, data);
+        let len = data.len();
+        self.record(now, Some(fd), || format!("write({fd}, {len})"), r)
     }
+
+    fn shutdown_inner(&mut self, now: Instant, fd: Fd, how: Shutdown) -> Result<(), Errno> {
+        let s = self.sock(fd)?;
+        let i = match s.kind {
+            SockKind::Conn(i) => i,
+            SockKind::Listening(l) => {
+                if how != Shutdown::Write {
+                    self.stop_listening(now, fd, l);
+                    return Ok(());
+                }
+                return Err(Errno::ENOTCONN);
+            }
+            SockKind::Fresh => return Err(Errno::ENOTCONN),
+        };
+        let c = self.conns.get_mut(i).ok_or(Errno::EBADF)?;
+        if matches!(c.state, TcpState::Closed) && !c.dead {
+            return Err(Errno::ENOTCONN);
+        }
+        let mut cx = cx!(self, now);
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            c.rd_shut = true;
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            if c.state == TcpState::SynSent {
+                c.kill(&mut cx, None);
+                self.conn_closed(i);
+                return Ok(());
+            }
+            c.shutdown_write(&mut cx);
+        }
+        self.refresh(i);
+        Ok(())
+    }
+
     pub fn shutdown(&mut self, now: Instant, fd: Fd, how: Shutdown) -> Result<(), Errno> {
-        let _ = (now, fd, how);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.shutdown_inner(now, fd, how);
+        self.record(now, Some(fd), || format!("shutdown({fd}, {how:?})"), r)
     }
+
+    /// A listener stops: pending requests vanish, queued children are reset
+    /// (`inet_csk_listen_stop`).
+    fn stop_listening(&mut self, now: Instant, fd: Fd, l: u32) {
+        let Some(lis) = self.listeners.remove(l) else { return };
+        self.listen_map.remove(&lis.local);
+        let remote = SocketAddr::new(unspecified(lis.local.ip()), 0);
+        self.events.state(now, lis.local, remote, TcpState::Listen, TcpState::Closed);
+        let reqs: Vec<u32> = self.reqs.iter().filter(|(_, r)| r.listener == l).map(|(i, _)| i).collect();
+        for r in reqs {
+            self.drop_request(r);
+        }
+        for i in lis.accept_q {
+            if let Some(c) = self.conns.get_mut(i) {
+                c.listener = None;
+                c.orphan = true;
+                let mut cx = cx!(self, now);
+                if c.state != TcpState::Closed {
+                    cx.incr(Counter::TcpAbortOnClose);
+                    c.abort(&mut cx, None);
+                }
+            }
+            self.conn_closed(i);
+        }
+        if let Ok(s) = self.sock_mut(fd) {
+            s.kind = SockKind::Fresh;
+        }
+        if let Some(p) = self.ports.get_mut(&lis.local.port()) {
+            for b in p.binds.iter_mut().filter(|b| b.3 == fd) {
+                b.2 = false;
+            }
+        }
+    }
+
+    fn close_inner(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
+        let s = self.sock(fd)?;
+        let (kind, bound) = (match s.kind {
+            SockKind::Fresh => None,
+            SockKind::Listening(l) => Some(Err(l)),
+            SockKind::Conn(i) => Some(Ok(i)),
+        }, s.bound);
+        match kind {
+            None => {}
+            Some(Err(l)) => self.stop_listening(now, fd, l),
+            Some(Ok(i)) => {
+                if let Some(c) = self.conns.get_mut(i) {
+                    let mut cx = cx!(self, now);
+                    let next = c.close(&mut cx);
+                    self.apply_next(now, i, next);
+                    if let Some(c) = self.conns.get(i) {
+                        if c.state == TcpState::Closed {
+                            self.free_conn(i);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(b) = bound {
+            if let Some(p) = self.ports.get_mut(&b.port()) {
+                p.binds.retain(|x| x.3 != fd);
+            }
+            self.gc_port(b.port());
+        }
+        self.free_fd(fd);
+        Ok(())
+    }
+
     pub fn close(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
-        let _ = (now, fd);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.close_inner(now, fd);
+        self.record(now, Some(fd), || format!("close({fd})"), r)
     }
+
+    fn setsockopt_inner(&mut self, now: Instant, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
+        let cfg = &self.config;
+        let s = self.sock(fd)?;
+        let mut o = s.opts;
+        match opt {
+            SockOpt::ReuseAddr(v) => o.reuse_addr = v,
+            SockOpt::RcvBuf(v) => {
+                let v = v.min(cfg.rmem_max).min(i32::MAX as u32 / 2);
+                o.rcvbuf = Some((v * 2).max(2304));
+            }
+            SockOpt::SndBuf(v) => {
+                let v = v.min(cfg.wmem_max).min(i32::MAX as u32 / 2);
+                o.sndbuf = Some((v * 2).max(4608));
+            }
+            SockOpt::Linger(v) => o.linger = v,
+            SockOpt::KeepAlive(v) => o.keepalive = v,
+            SockOpt::NoDelay(v) => o.nodelay = v,
+            SockOpt::MaxSeg(v) => {
+                if v != 0 && !(88..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.maxseg = (v != 0).then_some(v as u16);
+            }
+            SockOpt::SynCnt(v) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.syncnt = Some(v);
+            }
+            SockOpt::Linger2(v) => o.linger2 = Some(v),
+            SockOpt::UserTimeout(v) => {
+                if v > i32::MAX as u32 {
+                    return Err(Errno::EINVAL);
+                }
+                o.user_timeout = v;
+            }
+            SockOpt::KeepIdle(v) => {
+                if !(1..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.keepidle = Some(v);
+            }
+            SockOpt::KeepIntvl(v) => {
+                if !(1..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.keepintvl = Some(v);
+            }
+            SockOpt::KeepCnt(v) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.keepcnt = Some(v);
+            }
+            SockOpt::Error(_) => return Err(Errno::ENOPROTOOPT),
+        }
+        let kind = match s.kind {
+            SockKind::Fresh => None,
+            SockKind::Listening(l) => Some(Err(l)),
+            SockKind::Conn(i) => Some(Ok(i)),
+        };
+        self.sock_mut(fd)?.opts = o;
+        match kind {
+            Some(Err(l)) => {
+                if let Some(lis) = self.listeners.get_mut(l) {
+                    lis.opts = o;
+                }
+            }
+            Some(Ok(i)) => {
+                if let Some(c) = self.conns.get_mut(i) {
+                    let old = c.opts;
+                    c.opts = o;
+                    let mut cx = cx!(self, now);
+                    c.apply_opts(&mut cx, &old);
+                }
+                self.refresh(i);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     pub fn setsockopt(&mut self, now: Instant, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
-        let _ = (now, fd, opt);
-        Err(Errno::EBADF)
+        let now = self.clock(now);
+        let r = self.setsockopt_inner(now, fd, opt);
+        self.record(now, Some(fd), || format!("setsockopt({fd}, {opt:?})"), r)
     }
+
     pub fn getsockopt(&mut self, fd: Fd, name: SockOptName) -> Result<SockOpt, Errno> {
-        let _ = (fd, name);
-        Err(Errno::EBADF)
+        let s = self.sock(fd)?;
+        let o = match s.kind {
+            SockKind::Conn(i) => self.conns.get(i).map(|c| c.opts).unwrap_or(s.opts),
+            _ => s.opts,
+        };
+        let cfg = &self.config;
+        Ok(match name {
+            SockOptName::ReuseAddr => SockOpt::ReuseAddr(o.reuse_addr),
+            SockOptName::RcvBuf => SockOpt::RcvBuf(o.rcvbuf(cfg)),
+            SockOptName::SndBuf => SockOpt::SndBuf(match s.kind {
+                SockKind::Conn(i) => self.conns.get(i).map(|c| c.snd.limit as u32).unwrap_or(o.sndbuf(cfg)),
+                _ => o.sndbuf(cfg),
+            }),
+            SockOptName::Linger => SockOpt::Linger(o.linger),
+            SockOptName::KeepAlive => SockOpt::KeepAlive(o.keepalive),
+            SockOptName::NoDelay => SockOpt::NoDelay(o.nodelay),
+            SockOptName::MaxSeg => SockOpt::MaxSeg(match s.kind {
+                SockKind::Conn(i) => self.conns.get(i).map(|c| c.mss as u32).unwrap_or(536),
+                _ => o.maxseg.map(u32::from).unwrap_or(536),
+            }),
+            SockOptName::SynCnt => SockOpt::SynCnt(o.syncnt.unwrap_or(cfg.tcp_syn_retries)),
+            SockOptName::Linger2 => SockOpt::Linger2(o.linger2.unwrap_or(cfg.tcp_fin_timeout.as_secs() as i32)),
+            SockOptName::UserTimeout => SockOpt::UserTimeout(o.user_timeout),
+            SockOptName::KeepIdle => SockOpt::KeepIdle(o.keepidle(cfg).as_secs() as u32),
+            SockOptName::KeepIntvl => SockOpt::KeepIntvl(o.keepintvl(cfg).as_secs() as u32),
+            SockOptName::KeepCnt => SockOpt::KeepCnt(o.keepcnt(cfg)),
+            SockOptName::Error => {
+                let err = match s.kind {
+                    SockKind::Conn(i) => self.conns.get_mut(i).and_then(|c| c.error.take()),
+                    _ => None,
+                };
+                SockOpt::Error(err)
+            }
+        })
     }
+
     pub fn poll(&self, fd: Fd) -> Result<Readiness, Errno> {
-        let _ = fd;
-        Err(Errno::EBADF)
+        let s = self.sock(fd)?;
+        Ok(match s.kind {
+            SockKind::Fresh => Readiness { hup: true, ..Default::default() },
+            SockKind::Listening(l) => Readiness {
+                readable: self.listeners.get(l).map(|x| !x.accept_q.is_empty()).unwrap_or(false),
+                ..Default::default()
+            },
+            SockKind::Conn(i) => {
+                let Some(c) = self.conns.get(i) else { return Err(Errno::EBADF) };
+                let closed = c.state == TcpState::Closed;
+                let connecting = matches!(c.state, TcpState::SynSent | TcpState::SynRecv);
+                let eof = c.rcv_fin || c.rd_shut;
+                Readiness {
+                    readable: c.rcv.len() > 0 || eof || closed,
+                    writable: !connecting
+                        && (closed || c.fin_queued || c.snd.free() > 0 && c.snd.free() >= c.snd.len() / 2),
+                    read_hup: c.rcv_fin || closed,
+                    hup: closed || (c.rcv_fin && c.fin_queued),
+                    error: c.error.is_some(),
+                }
+            }
+        })
     }
+
     pub fn local_addr(&self, fd: Fd) -> Result<SocketAddr, Errno> {
-        let _ = fd;
-        Err(Errno::EBADF)
+        let s = self.sock(fd)?;
+        Ok(s.bound.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)))
     }
+
     pub fn peer_addr(&self, fd: Fd) -> Result<SocketAddr, Errno> {
-        let _ = fd;
-        Err(Errno::EBADF)
+        let i = self.conn_of(fd)?;
+        let c = self.conns.get(i).ok_or(Errno::EBADF)?;
+        if matches!(c.state, TcpState::SynSent) || (c.state == TcpState::Closed && c.dead) {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok(c.remote)
     }
-    /// The state of the connection behind `fd`.
+
+    /// The state of the socket behind `fd`.
     pub fn state(&self, fd: Fd) -> Result<TcpState, Errno> {
-        let _ = fd;
-        Err(Errno::EBADF)
+        let s = self.sock(fd)?;
+        Ok(match s.kind {
+            SockKind::Fresh => TcpState::Closed,
+            SockKind::Listening(_) => TcpState::Listen,
+            SockKind::Conn(i) => self.conns.get(i).map(|c| c.state).unwrap_or(TcpState::Closed),
+        })
     }
+
+    /// Number of TIME_WAIT (and orphaned FIN_WAIT_2) records, requests, connections.
+    pub fn table_sizes(&self) -> TableSizes {
+        TableSizes {
+            connections: self.conns.len(),
+            requests: self.reqs.len(),
+            time_wait: self.tws.len(),
+            listeners: self.listeners.len(),
+            timers: self.timers.len(),
+            demux: self.demux.len(),
+        }
+    }
+
     /// Every socket, listener, request and TIME_WAIT entry, for `ss`/`netstat`.
     pub fn sockets(&self, now: Instant) -> Vec<SocketInfo> {
-        let _ = now;
-        Vec::new()
+        let left = |t: Option<(crate::timers::TimerId, Instant)>| t.map(|(_, d)| d.saturating_duration_since(now));
+        let mut out = Vec::new();
+        for (_, l) in self.listeners.iter() {
+            out.push(SocketInfo {
+                fd: Some(l.fd),
+                state: TcpState::Listen,
+                local: Some(l.local),
+                remote: None,
+                recv_q: l.accept_q.len() as u32,
+                send_q: l.max_ack_backlog(&self.config),
+                timer: None,
+            });
+        }
+        for (_, r) in self.reqs.iter() {
+            out.push(SocketInfo {
+                fd: None,
+                state: TcpState::SynRecv,
+                local: Some(r.local),
+                remote: Some(r.remote),
+                recv_q: 0,
+                send_q: 0,
+                timer: left(r.timer).map(|d| (TimerKind::Retransmit, d)),
+            });
+        }
+        for (_, c) in self.conns.iter() {
+            if c.state == TcpState::Closed {
+                continue;
+            }
+            let (rq, sq) = c.queues();
+            out.push(SocketInfo {
+                fd: c.fd,
+                state: c.state,
+                local: Some(c.local),
+                remote: Some(c.remote),
+                recv_q: rq,
+                send_q: sq,
+                timer: left(c.timer).map(|d| (TimerKind::Retransmit, d)),
+            });
+        }
+        for (_, t) in self.tws.iter() {
+            let kind = if t.substate == TcpState::TimeWait { TimerKind::TimeWait } else { TimerKind::FinWait2 };
+            out.push(SocketInfo {
+                fd: None,
+                state: t.substate,
+                local: Some(t.local),
+                remote: Some(t.remote),
+                recv_q: 0,
+                send_q: 0,
+                timer: left(t.timer).map(|d| (kind, d)),
+            });
+        }
+        out
     }
+}
+
+/// How many entries each table holds (for tests and `ss -s`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSizes {
+    pub connections: usize,
+    pub requests: usize,
+    pub time_wait: usize,
+    pub listeners: usize,
+    pub timers: usize,
+    pub demux: usize,
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+fn send_tw_ack(cx: &mut Ctx<'_>, tw: &TimeWait) {
+    let ts = tw
+        .ts
+        .then(|| Timestamps { val: (cx.now.as_millis() as u32).wrapping_add(tw.ts_off), ecr: tw.ts_recent });
+    cx.send_ctrl(Ctrl {
+        src: tw.local,
+        dst: tw.remote,
+        seq: tw.snd_nxt,
+        ack: tw.rcv_nxt,
+        flags: TcpFlags::ACK,
+        win: tw.win,
+        ts,
+    });
 }

@@ -1,0 +1,258 @@
+//! Send and receive buffers. Memory is taken when data flows, not per idle socket
+//! (DESIGN.md principle 3): an idle connection's buffers are empty `Vec`s.
+use std::collections::VecDeque;
+
+/// Bytes the application wrote and the peer has not acknowledged yet, from SND.UNA on.
+#[derive(Debug, Default)]
+pub(crate) struct SendBuf {
+    data: VecDeque<u8>,
+    /// The most bytes the application may have queued (SO_SNDBUF, in payload bytes).
+    pub(crate) limit: usize,
+}
+
+impl SendBuf {
+    pub(crate) fn new(limit: usize) -> Self {
+        SendBuf { data: VecDeque::new(), limit }
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+    pub(crate) fn free(&self) -> usize {
+        self.limit.saturating_sub(self.data.len())
+    }
+    /// Queue as much of `bytes` as fits; returns how much.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.free());
+        self.data.extend(&bytes[..n]);
+        n
+    }
+    /// The peer acknowledged `n` bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.data.len());
+        self.data.drain(..n);
+        if self.data.is_empty() && self.data.capacity() > 64 * 1024 {
+            // A bulk transfer is over: give the memory back.
+            self.data = VecDeque::new();
+        }
+    }
+    /// Copy `len` bytes starting `off` bytes after SND.UNA into `out` (appending).
+    pub(crate) fn copy_range(&self, off: usize, len: usize, out: &mut Vec<u8>) {
+        let (a, b) = self.data.as_slices();
+        let end = (off + len).min(self.data.len());
+        let mut i = off.min(end);
+        if i < a.len() {
+            let e = end.min(a.len());
+            out.extend_from_slice(&a[i..e]);
+            i = e;
+        }
+        if i < end {
+            out.extend_from_slice(&b[i - a.len()..end - a.len()]);
+        }
+    }
+    pub(crate) fn clear(&mut self) {
+        self.data = VecDeque::new();
+    }
+}
+
+/// Most out-of-order ranges kept; a segment that would need more is dropped (and counted),
+/// so a peer cannot make the range list grow without bound.
+const MAX_OOO_RANGES: usize = 32;
+
+/// Received bytes: the in-order part the application can read, and out-of-order data
+/// placed where it belongs in the same ring (smoltcp's assembler idea), so reassembly
+/// allocates nothing per segment.
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuf {
+    ring: Vec<u8>,
+    cap: usize,
+    head: usize,
+    /// In-order bytes not yet read.
+    len: usize,
+    /// Out-of-order ranges `[start, end)` as offsets from the end of the in-order part
+    /// (i.e. from RCV.NXT), sorted, disjoint, never touching 0.
+    ooo: Vec<(usize, usize)>,
+}
+
+impl RecvBuf {
+    pub(crate) fn new(cap: usize) -> Self {
+        RecvBuf { cap, ..Default::default() }
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// Room after RCV.NXT: what the receive window may offer.
+    pub(crate) fn space(&self) -> usize {
+        self.cap - self.len
+    }
+    pub(crate) fn has_ooo(&self) -> bool {
+        !self.ooo.is_empty()
+    }
+    /// Out-of-order ranges as offsets from RCV.NXT (for SACK blocks).
+    pub(crate) fn ooo_ranges(&self) -> &[(usize, usize)] {
+        &self.ooo
+    }
+
+    pub(crate) fn set_capacity(&mut self, cap: usize) {
+        if cap == self.cap {
+            return;
+        }
+        if self.ring.is_empty() {
+            self.cap = cap;
+            return;
+        }
+        // Re-lay the ring out: keep in-order bytes, drop out-of-order ones (the peer resends).
+        let cap = cap.max(self.len);
+        let mut ring = vec![0u8; cap];
+        let mut tmp = Vec::with_capacity(self.len);
+        self.copy_out(self.len, &mut tmp);
+        ring[..tmp.len()].copy_from_slice(&tmp);
+        self.ring = ring;
+        self.cap = cap;
+        self.head = 0;
+        self.ooo.clear();
+    }
+
+    fn copy_out(&self, n: usize, out: &mut Vec<u8>) {
+        let first = n.min(self.cap - self.head);
+        out.extend_from_slice(&self.ring[self.head..self.head + first]);
+        out.extend_from_slice(&self.ring[..n - first]);
+    }
+
+    /// Store `data` at `off` bytes after RCV.NXT. Returns how many bytes became in-order
+    /// (RCV.NXT advances by that much), or `None` if nothing could be stored.
+    pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Option<usize> {
+        let space = self.space();
+        if off >= space || data.is_empty() {
+            return None;
+        }
+        let n = data.len().min(space - off);
+        if off > 0 && !self.can_add_range(off, off + n) {
+            return None;
+        }
+        if self.ring.is_empty() {
+            self.ring = vec![0u8; self.cap];
+        }
+        let start = (self.head + self.len + off) % self.cap;
+        let first = n.min(self.cap - start);
+        self.ring[start..start + first].copy_from_slice(&data[..first]);
+        self.ring[..n - first].copy_from_slice(&data[first..n]);
+        if off > 0 {
+            self.add_range(off, off + n);
+            return Some(0);
+        }
+        // In order: advance, then absorb out-of-order ranges that now touch.
+        let mut adv = n;
+        let mut keep = Vec::new();
+        std::mem::swap(&mut keep, &mut self.ooo);
+        for (s, e) in keep {
+            if s <= adv {
+                adv = adv.max(e);
+            } else {
+                self.ooo.push((s - adv, e - adv));
+            }
+        }
+        self.len += adv;
+        Some(adv)
+    }
+
+    fn can_add_range(&self, s: usize, e: usize) -> bool {
+        self.ooo.len() < MAX_OOO_RANGES || self.ooo.iter().any(|&(a, b)| s <= b && a <= e)
+    }
+
+    fn add_range(&mut self, mut s: usize, mut e: usize) {
+        let mut out = Vec::with_capacity(self.ooo.len() + 1);
+        let mut placed = false;
+        for &(a, b) in &self.ooo {
+            if b < s {
+                out.push((a, b));
+            } else if e < a {
+                if !placed {
+                    out.push((s, e));
+                    placed = true;
+                }
+                out.push((a, b));
+            } else {
+                s = s.min(a);
+                e = e.max(b);
+            }
+        }
+        if !placed {
+            out.push((s, e));
+        }
+        self.ooo = out;
+    }
+
+    /// Read up to `buf.len()` in-order bytes.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.len);
+        let first = n.min(self.cap - self.head);
+        buf[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
+        buf[first..n].copy_from_slice(&self.ring[..n - first]);
+        self.head = (self.head + n) % self.cap.max(1);
+        self.len -= n;
+        if self.len == 0 && self.ooo.is_empty() {
+            self.head = 0;
+            if self.ring.len() > 64 * 1024 {
+                self.ring = Vec::new();
+            }
+        }
+        n
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.ring = Vec::new();
+        self.head = 0;
+        self.len = 0;
+        self.ooo.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reassembles_out_of_order() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.insert(4, b"efgh"), Some(0));
+        assert_eq!(r.insert(10, b"kl"), Some(0));
+        assert_eq!(r.ooo_ranges(), &[(4, 8), (10, 12)]);
+        assert_eq!(r.insert(0, b"abcd"), Some(8));
+        assert_eq!(r.ooo_ranges(), &[(2, 4)]);
+        let mut out = [0u8; 8];
+        assert_eq!(r.read(&mut out), 8);
+        assert_eq!(&out, b"abcdefgh");
+        assert_eq!(r.insert(0, b"ij"), Some(4));
+        let mut out = [0u8; 8];
+        assert_eq!(r.read(&mut out), 4);
+        assert_eq!(&out[..4], b"ijkl");
+    }
+
+    #[test]
+    fn wraps_and_respects_capacity() {
+        let mut r = RecvBuf::new(8);
+        assert_eq!(r.insert(0, b"abcdef"), Some(6));
+        let mut out = [0u8; 4];
+        r.read(&mut out);
+        assert_eq!(r.space(), 6);
+        assert_eq!(r.insert(0, b"ghijklmnop"), Some(6));
+        let mut out = [0u8; 8];
+        assert_eq!(r.read(&mut out), 8);
+        assert_eq!(&out, b"efghijkl");
+        assert_eq!(r.insert(8, b"x"), None);
+    }
+
+    #[test]
+    fn send_buffer_ranges_across_wrap() {
+        let mut s = SendBuf::new(8);
+        assert_eq!(s.push(b"abcdefghij"), 8);
+        s.consume(5);
+        s.push(b"xyz");
+        let mut out = Vec::new();
+        s.copy_range(1, 4, &mut out);
+        assert_eq!(out, b"ghxy");
+    }
+}

@@ -1,0 +1,1655 @@
+//! A connection: the full TCB, from SYN-SENT or an accepted child to CLOSED.
+//!
+//! Structure mirrors Linux's `tcp_rcv_state_process()` / `tcp_rcv_established()` for
+//! input, `tcp_write_xmit()` for output and `tcp_retransmit_timer()`,
+//! `tcp_probe_timer()`, `tcp_keepalive_timer()`, `tcp_delack_timer()` for time.
+//! The connection never touches the network: the stack asks it for its next segment
+//! (`next_segment`) and calls it back when its single wheel timer fires.
+use crate::buffer::{RecvBuf, SendBuf};
+use crate::ctx::{Ctrl, Ctx};
+use crate::event::{EventKind, SegmentInfo, TimerKind};
+use crate::opts::SockOpts;
+use crate::timers::TimerId;
+use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
+use std::net::SocketAddr;
+use std::time::Duration;
+use synack_wire::{SackBlock, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
+
+/// include/net/tcp.h
+pub(crate) const RTO_INIT: Duration = Duration::from_secs(1);
+pub(crate) const RTO_MIN: Duration = Duration::from_millis(200);
+pub(crate) const RTO_MAX: Duration = Duration::from_secs(120);
+/// Delayed-ACK timeout (TCP_ATO_MIN; Linux adapts it between 40 and 200 ms).
+pub(crate) const ATO: Duration = Duration::from_millis(40);
+/// TCP_MAX_QUICKACKS
+const MAX_QUICKACKS: u32 = 16;
+/// TCP_MSS_DEFAULT: the MSS assumed when the peer sends no MSS option.
+pub(crate) const MSS_DEFAULT: u16 = 536;
+/// Aligned length of the timestamp option, taken from the MSS when timestamps are on.
+pub(crate) const TS_LEN: u16 = 12;
+/// RFC 7323: `ts_recent` older than 24 days is not used for PAWS.
+const PAWS_24DAYS: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// Linux's `tcp_model_timeout()`: how long `boundary` retransmissions take when the RTO
+/// starts at `rto_base` and doubles up to RTO_MAX. A retry count becomes a time budget.
+pub(crate) fn model_timeout(boundary: u32, rto_base: Duration) -> Duration {
+    let thresh = (RTO_MAX.as_micros() / rto_base.as_micros().max(1)).max(1).ilog2();
+    if boundary <= thresh {
+        rto_base * ((2u32 << boundary) - 1)
+    } else {
+        rto_base * ((2u32 << thresh) - 1) + RTO_MAX * (boundary - thresh)
+    }
+}
+
+/// Negotiated at the handshake.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Negotiated {
+    /// Peer's MSS option (or 536).
+    pub(crate) peer_mss: u16,
+    /// Shift the peer applies to our window field / we apply to theirs; `None`: no scaling.
+    pub(crate) wscale: Option<(u8, u8)>,
+    pub(crate) sack: bool,
+    pub(crate) ts: bool,
+}
+
+/// What the stack must do after a connection handled an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    Keep,
+    /// Became TIME_WAIT (or an orphaned FIN_WAIT_2 that lives on as a compact record
+    /// for the given time): replace by a `TimeWait` record.
+    TimeWait(TcpState, Duration),
+    /// Became CLOSED: leave the demux table (and the slab, if orphaned).
+    Closed,
+}
+
+/// One connection's full state.
+pub(crate) struct Conn {
+    pub(crate) state: TcpState,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// The application's descriptor; `None` while in an accept queue or once orphaned.
+    pub(crate) fd: Option<Fd>,
+    /// Opened by connect() (it holds its local port in the port table).
+    pub(crate) active: bool,
+    /// close() was called: nobody will read; FIN_WAIT_2 and retries follow orphan rules.
+    pub(crate) orphan: bool,
+    /// Listener whose accept queue holds this child.
+    pub(crate) listener: Option<u32>,
+    pub(crate) opts: SockOpts,
+
+    // Send sequence space (RFC 9293 3.3.1).
+    pub(crate) iss: SeqNum,
+    pub(crate) snd_una: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
+    /// Highest sequence sent so far (SND.NXT goes back on a timeout; this does not).
+    snd_max: SeqNum,
+    pub(crate) snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    max_window: u32,
+    /// End of the last small segment sent (Minshall's Nagle variant, as Linux).
+    snd_sml: SeqNum,
+
+    // Receive sequence space.
+    pub(crate) irs: SeqNum,
+    pub(crate) rcv_nxt: SeqNum,
+    /// Right edge we advertised last; the window never shrinks below it (RFC 7323 2.4).
+    rcv_adv: SeqNum,
+    rcv_ssthresh: u32,
+
+    pub(crate) neg: Negotiated,
+    /// Our MSS option (advmss).
+    pub(crate) advmss: u16,
+    /// Payload per segment we send (peer MSS, path MTU, TCP_MAXSEG, minus options).
+    pub(crate) mss: u16,
+    pub(crate) ts_off: u32,
+    pub(crate) ts_recent: u32,
+    ts_recent_stamp: Instant,
+    last_ack_sent: SeqNum,
+
+    pub(crate) snd: SendBuf,
+    pub(crate) rcv: RecvBuf,
+    /// The application shut the sending side: a FIN follows the queued data.
+    pub(crate) fin_queued: bool,
+    /// Our FIN has been sent (at `snd_una + snd.len()`), possibly not yet acknowledged.
+    fin_sent: bool,
+    /// The peer acknowledged our FIN.
+    fin_was_acked: bool,
+    /// The peer's FIN was received in order: reads see EOF after the data.
+    pub(crate) rcv_fin: bool,
+    /// An out-of-order FIN waiting for the data before it (its sequence number).
+    ooo_fin: Option<SeqNum>,
+    /// shutdown(SHUT_RD) or close(): reads return 0; data arriving after our FIN is reset.
+    pub(crate) rd_shut: bool,
+    /// The error reported to the application (SO_ERROR, then read/write).
+    pub(crate) error: Option<Errno>,
+    /// The connection was reset or timed out: read() reports `error` after the data.
+    pub(crate) dead: bool,
+
+    // Retransmission (RFC 6298, Linux flavour).
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    pub(crate) rto: Duration,
+    pub(crate) backoff: u32,
+    pub(crate) retransmits: u32,
+    total_rto: u32,
+    retrans_stamp: Option<Instant>,
+    rtt_probe: Option<(SeqNum, Instant)>,
+    rtx_deadline: Option<Instant>,
+    /// Send a SYN (SYN-SENT) or SYN-ACK (simultaneous open's SYN-RECEIVED) now.
+    syn_pending: bool,
+    /// Fast retransmit: resend the segment at SND.UNA without moving SND.NXT.
+    rtx_head: bool,
+    pub(crate) total_retrans: u32,
+
+    // Congestion control (Reno with NewReno recovery; CUBIC and SACK recovery come later).
+    pub(crate) cwnd: u32,
+    pub(crate) ssthresh: u32,
+    dupacks: u32,
+    recover: Option<SeqNum>,
+    cwnd_acc: u32,
+
+    // ACKs.
+    ack_now: bool,
+    delack_deadline: Option<Instant>,
+    quick: u32,
+    rcv_mss: u32,
+    unacked_bytes: u32,
+    saw_data: bool,
+
+    // Zero-window probes and keepalive.
+    pub(crate) probes_out: u32,
+    probe_deadline: Option<Instant>,
+    probe_now: bool,
+    ka_deadline: Option<Instant>,
+    pub(crate) last_rcv: Instant,
+    /// Orphaned FIN_WAIT_2 that outlives TIME_WAIT's length: when it becomes a record.
+    fw2_deadline: Option<Instant>,
+
+    /// The stack's wheel entry for this connection and its deadline.
+    pub(crate) timer: Option<(TimerId, Instant)>,
+    /// In the stack's transmit queue already.
+    pub(crate) queued: bool,
+    pub(crate) created: Instant,
+}
+
+fn ts_now(now: Instant, off: u32) -> u32 {
+    (now.as_millis() as u32).wrapping_add(off)
+}
+
+impl Conn {
+    /// A connection about to send its SYN (active open).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn connect(
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        fd: Fd,
+        opts: SockOpts,
+        iss: u32,
+        ts_off: u32,
+    ) -> Conn {
+        let mut c = Conn::blank(cx, local, remote, Some(fd), opts, SeqNum(iss), ts_off);
+        c.neg = Negotiated {
+            peer_mss: MSS_DEFAULT,
+            wscale: None,
+            sack: cx.cfg.tcp_sack,
+            ts: cx.cfg.tcp_timestamps != 0,
+        };
+        c.active = true;
+        c.set_state(cx, TcpState::SynSent);
+        c.syn_pending = true;
+        c
+    }
+
+    /// A child created from a completed request (the third ACK, or a valid cookie).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn accepted(
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opts: SockOpts,
+        iss: u32,
+        irs: u32,
+        ts_off: u32,
+        ts_recent: u32,
+        neg: Negotiated,
+        snd_wnd: u32,
+        rcv_wnd: u32,
+        synack_sent: Option<Instant>,
+    ) -> Conn {
+        let mut c = Conn::blank(cx, local, remote, None, opts, SeqNum(iss), ts_off);
+        c.neg = neg;
+        c.snd_una = SeqNum(iss) + 1;
+        c.snd_nxt = c.snd_una;
+        c.snd_max = c.snd_una;
+        c.snd_sml = c.snd_una;
+        c.irs = SeqNum(irs);
+        c.rcv_nxt = SeqNum(irs) + 1;
+        c.rcv_adv = c.rcv_nxt + rcv_wnd;
+        c.rcv_ssthresh = rcv_wnd;
+        c.last_ack_sent = c.rcv_nxt;
+        c.ts_recent = ts_recent;
+        c.ts_recent_stamp = cx.now;
+        c.snd_wnd = snd_wnd;
+        c.max_window = snd_wnd;
+        c.snd_wl1 = SeqNum(irs);
+        c.snd_wl2 = c.snd_una;
+        c.set_mss(cx.cfg);
+        c.init_cwnd();
+        if let Some(sent) = synack_sent {
+            c.rtt_sample(cx.now - sent);
+        }
+        c.set_state(cx, TcpState::SynRecv);
+        c.set_state(cx, TcpState::Established);
+        c.arm_keepalive(cx);
+        c
+    }
+
+    fn blank(
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        fd: Option<Fd>,
+        opts: SockOpts,
+        iss: SeqNum,
+        ts_off: u32,
+    ) -> Conn {
+        let cfg = cx.cfg;
+        let advmss = advmss(cfg, local, opts.maxseg);
+        Conn {
+            state: TcpState::Closed,
+            local,
+            remote,
+            fd,
+            active: false,
+            orphan: false,
+            listener: None,
+            opts,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            max_window: 0,
+            snd_sml: iss,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_adv: SeqNum(0),
+            rcv_ssthresh: 0,
+            neg: Negotiated::default(),
+            advmss,
+            mss: MSS_DEFAULT,
+            ts_off,
+            ts_recent: 0,
+            ts_recent_stamp: Instant::ZERO,
+            last_ack_sent: SeqNum(0),
+            snd: SendBuf::new(opts.sndbuf(cfg) as usize),
+            rcv: RecvBuf::new(opts.rcvbuf(cfg) as usize),
+            fin_queued: false,
+            fin_sent: false,
+            fin_was_acked: false,
+            rcv_fin: false,
+            ooo_fin: None,
+            rd_shut: false,
+            error: None,
+            dead: false,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: RTO_INIT,
+            backoff: 0,
+            retransmits: 0,
+            total_rto: 0,
+            retrans_stamp: None,
+            rtt_probe: None,
+            rtx_deadline: None,
+            syn_pending: false,
+            rtx_head: false,
+            total_retrans: 0,
+            cwnd: 0,
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            cwnd_acc: 0,
+            ack_now: false,
+            delack_deadline: None,
+            quick: 0,
+            rcv_mss: 0,
+            unacked_bytes: 0,
+            saw_data: false,
+            probes_out: 0,
+            probe_deadline: None,
+            probe_now: false,
+            ka_deadline: None,
+            last_rcv: cx.now,
+            fw2_deadline: None,
+            timer: None,
+            queued: false,
+            created: cx.now,
+        }
+    }
+
+    pub(crate) fn set_state(&mut self, cx: &mut Ctx<'_>, to: TcpState) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        if from == TcpState::Established || from == TcpState::CloseWait {
+            if to != TcpState::Established && to != TcpState::CloseWait {
+                cx.counters.decr(Counter::CurrEstab);
+            }
+        } else if to == TcpState::Established || to == TcpState::CloseWait {
+            cx.counters.incr(Counter::CurrEstab);
+        }
+        self.state = to;
+        cx.events.state(cx.now, self.local, self.remote, from, to);
+    }
+
+    fn set_mss(&mut self, cfg: &Config) {
+        let path = advmss(cfg, self.local, None);
+        let mut mss = path.min(self.neg.peer_mss);
+        if let Some(user) = self.opts.maxseg {
+            mss = mss.min(user);
+        }
+        if self.neg.ts {
+            mss = mss.saturating_sub(TS_LEN);
+        }
+        self.mss = mss.max(8);
+    }
+
+    /// RFC 6928 / Linux: initial window of 10 segments.
+    fn init_cwnd(&mut self) {
+        self.cwnd = 10 * self.mss as u32;
+    }
+
+    pub(crate) fn rcv_wscale(&self) -> u8 {
+        self.neg.wscale.map(|w| w.1).unwrap_or(0)
+    }
+    fn snd_wscale(&self) -> u8 {
+        self.neg.wscale.map(|w| w.0).unwrap_or(0)
+    }
+
+    fn in_flight(&self) -> u32 {
+        (self.snd_nxt - self.snd_una).max(0) as u32
+    }
+
+    /// Bytes queued but never sent (after SND.NXT).
+    fn unsent(&self) -> usize {
+        let sent_data = ((self.snd_nxt - self.snd_una).max(0) as usize)
+            .saturating_sub(self.syn_in_flight() as usize);
+        self.snd.len().saturating_sub(sent_data)
+    }
+
+    fn syn_in_flight(&self) -> bool {
+        matches!(self.state, TcpState::SynSent | TcpState::SynRecv) && self.snd_una == self.iss
+    }
+
+    /// Sequence number of our FIN (valid once the application shut the sending side).
+    fn fin_seq(&self) -> SeqNum {
+        self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32
+    }
+
+    fn fin_acked(&self) -> bool {
+        self.fin_was_acked
+    }
+
+    // ------------------------------------------------------------------ input
+
+    /// Process a segment for this connection (Linux `tcp_rcv_state_process`).
+    /// Returns what the stack must do next, and whether to answer `seg` with a RST.
+    pub(crate) fn on_segment(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> (Next, bool) {
+        if self.state == TcpState::SynSent {
+            return self.on_segment_syn_sent(cx, seg);
+        }
+        let seq = SeqNum(seg.seq);
+        let end = seq + seg.seq_len();
+
+        // PAWS (RFC 7323 5): a segment with an older timestamp is an old duplicate.
+        if self.neg.ts && !seg.flags.rst() {
+            if let Some(ts) = seg.options.timestamps {
+                if (self.ts_recent.wrapping_sub(ts.val) as i32) > 0
+                    && cx.now.saturating_duration_since(self.ts_recent_stamp) < PAWS_24DAYS
+                {
+                    cx.incr(Counter::PawsEstab);
+                    self.drop_event(cx, seg, crate::DropReason::Paws);
+                    self.ack_now = true;
+                    return (Next::Keep, false);
+                }
+            }
+        }
+
+        // Sequence check (tcp_sequence): overlap with [RCV.NXT, RCV.NXT + RCV.WND].
+        let wnd = self.rcv_window_bytes();
+        let acceptable = end >= self.rcv_nxt && seq <= self.rcv_nxt + wnd;
+        let acceptable = acceptable && !(seg.seq_len() == 0 && seq < self.rcv_nxt);
+        if !acceptable {
+            if !seg.flags.rst() {
+                self.ack_now = true; // tcp_send_dupack
+            }
+            self.drop_event(cx, seg, crate::DropReason::OutOfWindow);
+            return (Next::Keep, false);
+        }
+
+        // RST (RFC 5961 3.2): exactly at RCV.NXT resets, anywhere else in the window
+        // draws a challenge ACK.
+        if seg.flags.rst() {
+            let after_fin = matches!(
+                self.state,
+                TcpState::CloseWait | TcpState::LastAck | TcpState::Closing
+            ) && seq + 1 == self.rcv_nxt;
+            if seq == self.rcv_nxt || after_fin {
+                return (self.on_reset(cx), false);
+            }
+            self.challenge_ack(cx);
+            self.drop_event(cx, seg, crate::DropReason::RstOutOfWindow);
+            return (Next::Keep, false);
+        }
+
+        // A SYN on a synchronized connection (RFC 5961 4). Simultaneous open's SYN-ACK
+        // crossing our own SYN-ACK is the one exception (Linux: "goto pass").
+        if seg.flags.syn() {
+            let crossing = self.state == TcpState::SynRecv
+                && seg.flags.ack()
+                && seq + 1 == self.rcv_nxt
+                && SeqNum(seg.ack) == self.snd_nxt;
+            if !crossing {
+                cx.incr(Counter::TcpSynChallenge);
+                self.challenge_ack(cx);
+                self.drop_event(cx, seg, crate::DropReason::BadFlags);
+                return (Next::Keep, false);
+            }
+        }
+
+        if !seg.flags.ack() {
+            self.drop_event(cx, seg, crate::DropReason::BadFlags);
+            return (Next::Keep, false);
+        }
+
+        self.last_rcv = cx.now;
+        self.update_ts_recent(cx, seg);
+
+        // ACK processing.
+        let ack = SeqNum(seg.ack);
+        if ack > self.snd_max {
+            // Acknowledges what we never sent.
+            if self.state != TcpState::Established {
+                self.challenge_ack(cx);
+            }
+            self.drop_event(cx, seg, crate::DropReason::AckUnsent);
+            if self.state == TcpState::SynRecv {
+                return (Next::Keep, true);
+            }
+            return (Next::Keep, false);
+        }
+        if self.state == TcpState::SynRecv {
+            if ack <= self.iss {
+                self.drop_event(cx, seg, crate::DropReason::AckUnsent);
+                return (Next::Keep, true);
+            }
+            // Simultaneous open completes.
+            self.snd_wnd = (seg.window as u32) << self.snd_wscale();
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.set_state(cx, TcpState::Established);
+            self.arm_keepalive(cx);
+        }
+        let too_old = ack < self.snd_una - self.max_window.max(1);
+        if too_old {
+            self.challenge_ack(cx);
+            self.drop_event(cx, seg, crate::DropReason::AckTooOld);
+            return (Next::Keep, false);
+        }
+        self.on_ack(cx, seg, seq, ack);
+
+        let mut next = Next::Keep;
+        if self.fin_acked() {
+            match self.state {
+                TcpState::FinWait1 => {
+                    self.set_state(cx, TcpState::FinWait2);
+                    if self.orphan {
+                        next = self.orphan_fin_wait2(cx, seg);
+                        if next != Next::Keep {
+                            return (next, false);
+                        }
+                    }
+                }
+                TcpState::Closing => {
+                    return (self.enter_time_wait(cx), false);
+                }
+                TcpState::LastAck => {
+                    self.set_state(cx, TcpState::Closed);
+                    return (Next::Closed, false);
+                }
+                _ => {}
+            }
+        }
+
+        // Data and FIN.
+        let has_data = !seg.payload.is_empty() || seg.flags.fin();
+        if has_data {
+            match self.state {
+                TcpState::FinWait1 | TcpState::FinWait2 if self.rd_shut => {
+                    // RFC 1122 4.2.2.13: data after close() gets a reset.
+                    let new_data = end - (seg.flags.fin() as u32) > self.rcv_nxt;
+                    if !seg.payload.is_empty() && new_data {
+                        cx.incr(Counter::TcpAbortOnData);
+                        self.kill(cx, Some(Errno::ECONNRESET));
+                        return (Next::Closed, true);
+                    }
+                    self.on_data(cx, seg, seq);
+                }
+                TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2 => {
+                    self.on_data(cx, seg, seq);
+                }
+                _ => {
+                    // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN was seen; a
+                    // retransmission of it is answered with an ACK.
+                    if end <= self.rcv_nxt {
+                        self.ack_now = true;
+                    }
+                }
+            }
+            if let Some(n) = self.after_fin(cx) {
+                next = n;
+            }
+        }
+        (next, false)
+    }
+
+    fn on_segment_syn_sent(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> (Next, bool) {
+        let ack = SeqNum(seg.ack);
+        if seg.flags.ack() && (ack <= self.iss || ack > self.snd_max) {
+            self.drop_event(cx, seg, crate::DropReason::AckUnsent);
+            return (Next::Keep, !seg.flags.rst());
+        }
+        if seg.flags.rst() {
+            if seg.flags.ack() {
+                cx.incr(Counter::AttemptFails);
+                self.kill(cx, Some(Errno::ECONNREFUSED));
+                return (Next::Closed, false);
+            }
+            self.drop_event(cx, seg, crate::DropReason::Ignored);
+            return (Next::Keep, false);
+        }
+        if !seg.flags.syn() {
+            self.drop_event(cx, seg, crate::DropReason::BadFlags);
+            return (Next::Keep, false);
+        }
+        // SYN or SYN-ACK: learn the peer's options.
+        let o = &seg.options;
+        self.neg.peer_mss = o.mss.unwrap_or(MSS_DEFAULT).max(64);
+        self.neg.ts = self.neg.ts && o.timestamps.is_some();
+        self.neg.sack = self.neg.sack && o.sack_permitted;
+        self.neg.wscale = match (cx.cfg.tcp_window_scaling, o.window_scale) {
+            (true, Some(theirs)) => Some((theirs.min(14), our_wscale(cx.cfg))),
+            _ => None,
+        };
+        if let Some(ts) = o.timestamps {
+            if self.neg.ts {
+                self.ts_recent = ts.val;
+                self.ts_recent_stamp = cx.now;
+            }
+        }
+        self.irs = SeqNum(seg.seq);
+        self.rcv_nxt = self.irs + 1;
+        self.last_ack_sent = self.rcv_nxt;
+        self.set_mss(cx.cfg);
+        self.init_cwnd();
+        let rcv_wnd = initial_rcv_window(self.rcv.capacity(), self.mss_for_window());
+        self.rcv_ssthresh = rcv_wnd;
+        self.rcv_adv = self.rcv_nxt + rcv_wnd;
+        self.last_rcv = cx.now;
+        self.syn_pending = false;
+        if seg.flags.ack() {
+            self.snd_wnd = seg.window as u32; // never scaled in a SYN
+            self.max_window = self.snd_wnd;
+            self.snd_wl1 = self.irs;
+            self.snd_wl2 = ack;
+            if self.retransmits == 0 {
+                if let Some((_, t)) = self.rtt_probe {
+                    self.rtt_sample(cx.now - t);
+                }
+            } else if self.srtt.is_none() {
+                // tcp_init_transfer: no RTT sample and a lost SYN: fall back to 3 s.
+                self.rto = Duration::from_secs(3);
+            }
+            self.rtt_probe = None;
+            self.snd_una = ack;
+            self.retransmits = 0;
+            self.backoff = 0;
+            self.retrans_stamp = None;
+            self.rtx_deadline = None;
+            if self.rto > RTO_INIT && self.srtt.is_some() {
+                self.rto = self.compute_rto();
+            }
+            self.set_state(cx, TcpState::Established);
+            self.arm_keepalive(cx);
+            self.ack_now = true;
+            // Data or FIN on the SYN-ACK (Fast Open servers do that).
+            if !seg.payload.is_empty() || seg.flags.fin() {
+                self.on_data(cx, seg, self.irs + 1);
+                if let Some(n) = self.after_fin(cx) {
+                    return (n, false);
+                }
+            }
+        } else {
+            // Simultaneous open: answer with SYN-ACK from SYN-RECEIVED.
+            self.snd_wnd = seg.window as u32;
+            self.max_window = self.snd_wnd;
+            self.snd_wl1 = self.irs;
+            self.set_state(cx, TcpState::SynRecv);
+            self.syn_pending = true;
+            self.snd_nxt = self.iss;
+        }
+        (Next::Keep, false)
+    }
+
+    fn update_ts_recent(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) {
+        if !self.neg.ts {
+            return;
+        }
+        if let Some(ts) = seg.options.timestamps {
+            // RFC 7323 4.3: only from a segment covering Last.ACK.sent.
+            if SeqNum(seg.seq) <= self.last_ack_sent
+                && (ts.val.wrapping_sub(self.ts_recent) as i32 >= 0
+                    || cx.now.saturating_duration_since(self.ts_recent_stamp) >= PAWS_24DAYS)
+            {
+                self.ts_recent = ts.val;
+                self.ts_recent_stamp = cx.now;
+            }
+        }
+    }
+
+    fn on_ack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum, ack: SeqNum) {
+        let win = (seg.window as u32) << self.snd_wscale();
+        let window_update = self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack);
+        let old_wnd = self.snd_wnd;
+        if window_update {
+            self.snd_wnd = win;
+            self.max_window = self.max_window.max(win);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+        }
+        if self.snd_wnd > 0 {
+            self.probes_out_reset_if_window();
+        }
+        self.probes_out = 0;
+
+        if ack <= self.snd_una {
+            // Duplicate ACK (RFC 5681 2): nothing new, no data, same window, data out.
+            let dup = ack == self.snd_una
+                && seg.payload.is_empty()
+                && !seg.flags.fin()
+                && self.snd_wnd == old_wnd
+                && self.snd_nxt > self.snd_una;
+            if dup {
+                self.dupacks += 1;
+                if self.recover.is_some() {
+                    self.cwnd += self.mss as u32;
+                } else if self.dupacks == 3 {
+                    self.enter_recovery(cx);
+                }
+            }
+            return;
+        }
+
+        // New data acknowledged.
+        let mut acked = (ack - self.snd_una) as u32;
+        if self.snd_una == self.iss && matches!(self.state, TcpState::SynRecv) {
+            acked -= 1; // our SYN
+        }
+        let fin_now_acked = self.fin_sent && ack == self.fin_seq() + 1;
+        if fin_now_acked {
+            self.fin_was_acked = true;
+        }
+        let data_acked = (acked - fin_now_acked as u32).min(self.snd.len() as u32);
+        self.snd.consume(data_acked as usize);
+        self.snd_una = ack;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        if let Some((s, t)) = self.rtt_probe {
+            if ack > s {
+                self.rtt_sample(cx.now - t);
+                self.rtt_probe = None;
+            }
+        }
+        self.retransmits = 0;
+        self.backoff = 0;
+        self.retrans_stamp = None;
+        if self.srtt.is_some() {
+            self.rto = self.compute_rto();
+        }
+
+        // Congestion control.
+        match self.recover {
+            Some(rec) if ack < rec => {
+                // NewReno partial ACK: the next hole is lost too.
+                self.cwnd = self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
+                self.rtx_head = true;
+            }
+            Some(_) => {
+                self.cwnd = self.ssthresh.max(2 * self.mss as u32);
+                self.recover = None;
+                self.dupacks = 0;
+            }
+            None => {
+                self.dupacks = 0;
+                if self.cwnd < self.ssthresh {
+                    self.cwnd += data_acked.min(self.mss as u32 * 2);
+                } else {
+                    self.cwnd_acc += data_acked;
+                    if self.cwnd_acc >= self.cwnd {
+                        self.cwnd_acc -= self.cwnd;
+                        self.cwnd += self.mss as u32;
+                    }
+                }
+            }
+        }
+        self.grow_sndbuf(cx.cfg);
+
+        if self.snd_una == self.snd_max {
+            self.rtx_deadline = None;
+        } else {
+            self.rtx_deadline = Some(cx.now + self.rto);
+        }
+    }
+
+    fn probes_out_reset_if_window(&mut self) {
+        if self.probe_deadline.is_some() {
+            self.probe_deadline = None;
+            self.backoff = 0;
+        }
+    }
+
+    /// Linux `tcp_sndbuf_expand()`: room for two congestion windows, unless SO_SNDBUF.
+    fn grow_sndbuf(&mut self, cfg: &Config) {
+        if self.opts.sndbuf.is_none() {
+            let want = (2 * self.cwnd as usize).min(cfg.tcp_wmem[2] as usize);
+            if want > self.snd.limit {
+                self.snd.limit = want;
+            }
+        }
+    }
+
+    fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
+        let flight = self.in_flight();
+        self.ssthresh = (flight / 2).max(2 * self.mss as u32);
+        self.cwnd = self.ssthresh + 3 * self.mss as u32;
+        self.recover = Some(self.snd_nxt);
+        self.rtx_head = true;
+        cx.incr(Counter::TcpFastRetrans);
+    }
+
+    fn rtt_sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let delta = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+        self.rto = self.compute_rto();
+    }
+
+    /// Linux's RTO: SRTT + max(4·RTTVAR, RTO_MIN), within [RTO_MIN, RTO_MAX].
+    fn compute_rto(&self) -> Duration {
+        let srtt = self.srtt.unwrap_or(RTO_INIT);
+        (srtt + (self.rttvar * 4).max(RTO_MIN)).clamp(RTO_MIN, RTO_MAX)
+    }
+
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+    pub(crate) fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
+    fn on_data(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum) {
+        let payload = seg.payload;
+        if seg.flags.fin() {
+            let fin_at = seq + payload.len() as u32;
+            if fin_at >= self.rcv_nxt && !self.rcv_fin {
+                self.ooo_fin = Some(fin_at);
+            }
+        }
+        if payload.is_empty() {
+            if seg.flags.fin() {
+                // A bare FIN: Linux acks it, delayed in ESTABLISHED (pingpong), at once otherwise.
+                if self.state == TcpState::Established {
+                    self.schedule_delack(cx);
+                } else {
+                    self.ack_now = true;
+                }
+            }
+            return;
+        }
+        let end = seq + payload.len() as u32;
+        if end <= self.rcv_nxt {
+            // All old: a retransmission. ACK at once (D-SACK territory).
+            self.ack_now = true;
+            cx.incr(Counter::TcpDsackOldSent);
+            return;
+        }
+        let (data, off) = if seq < self.rcv_nxt {
+            (&payload[(self.rcv_nxt - seq) as usize..], 0usize)
+        } else {
+            (payload, (seq - self.rcv_nxt) as usize)
+        };
+        if !self.saw_data {
+            self.saw_data = true;
+            let mss = (payload.len() as u32).max(1);
+            self.quick = (self.rcv.capacity() as u32 / (2 * mss)).clamp(2, MAX_QUICKACKS);
+        }
+        self.rcv_mss = self.rcv_mss.max(payload.len() as u32).min(self.advmss as u32);
+        match self.rcv.insert(off, data) {
+            None => {
+                cx.incr(if self.rcv.space() == 0 {
+                    Counter::TcpZeroWindowDrop
+                } else {
+                    Counter::TcpRcvQDrop
+                });
+                self.drop_event(cx, seg, crate::DropReason::RcvBufFull);
+                self.ack_now = true;
+            }
+            Some(0) => {
+                // Out of order: immediate duplicate ACK carrying SACK blocks.
+                cx.incr(Counter::TcpOfoQueue);
+                self.ack_now = true;
+            }
+            Some(n) => {
+                let had_ooo = off == 0 && self.rcv.has_ooo();
+                self.rcv_nxt = self.rcv_nxt + n as u32;
+                self.unacked_bytes += n as u32;
+                self.rcv_ssthresh = (self.rcv_ssthresh + 2 * self.advmss as u32)
+                    .min(self.rcv.capacity() as u32);
+                if self.quick > 0 {
+                    self.quick -= 1;
+                    self.ack_now = true;
+                } else if self.unacked_bytes > self.rcv_mss || had_ooo || self.ooo_fin.is_some() {
+                    self.ack_now = true;
+                } else {
+                    self.schedule_delack(cx);
+                }
+                if n > data.len() {
+                    // Filled a hole: ACK at once (RFC 5681 4.2).
+                    self.ack_now = true;
+                }
+            }
+        }
+    }
+
+    fn schedule_delack(&mut self, cx: &mut Ctx<'_>) {
+        if self.delack_deadline.is_none() {
+            self.delack_deadline = Some(cx.now + ATO);
+        }
+    }
+
+    /// A FIN that is now in order moves the state machine (RFC 9293 "eighth, check FIN").
+    fn after_fin(&mut self, cx: &mut Ctx<'_>) -> Option<Next> {
+        let fin = self.ooo_fin?;
+        if fin != self.rcv_nxt {
+            return None;
+        }
+        self.ooo_fin = None;
+        self.rcv_fin = true;
+        self.rcv_nxt = self.rcv_nxt + 1;
+        match self.state {
+            TcpState::SynRecv | TcpState::Established => {
+                self.set_state(cx, TcpState::CloseWait);
+                if self.delack_deadline.is_none() && !self.ack_now {
+                    self.schedule_delack(cx);
+                }
+                None
+            }
+            TcpState::FinWait1 => {
+                self.ack_now = true;
+                if self.fin_acked() {
+                    Some(self.enter_time_wait(cx))
+                } else {
+                    self.set_state(cx, TcpState::Closing);
+                    None
+                }
+            }
+            TcpState::FinWait2 => {
+                self.ack_now = true;
+                Some(self.enter_time_wait(cx))
+            }
+            _ => None,
+        }
+    }
+
+    fn enter_time_wait(&mut self, cx: &mut Ctx<'_>) -> Next {
+        self.set_state(cx, TcpState::TimeWait);
+        Next::TimeWait(TcpState::TimeWait, cx.cfg.time_wait_len)
+    }
+
+    /// An orphan's FIN was acknowledged (Linux `tcp_rcv_state_process`, TCP_FIN_WAIT1).
+    fn orphan_fin_wait2(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> Next {
+        if matches!(self.opts.linger2, Some(l) if l < 0) {
+            cx.incr(Counter::TcpAbortOnData);
+            self.kill(cx, None);
+            return Next::Closed;
+        }
+        let tmo = self.fin_time(cx.cfg);
+        if tmo > cx.cfg.time_wait_len {
+            self.fw2_deadline = Some(cx.now + (tmo - cx.cfg.time_wait_len));
+            Next::Keep
+        } else if seg.flags.fin() || !seg.payload.is_empty() {
+            self.fw2_deadline = Some(cx.now + tmo);
+            Next::Keep
+        } else {
+            Next::TimeWait(TcpState::FinWait2, tmo)
+        }
+    }
+
+    /// `tcp_fin_time()`: the orphaned FIN_WAIT_2 lifetime, at least 3.5 RTO.
+    pub(crate) fn fin_time(&self, cfg: &Config) -> Duration {
+        let t = self.opts.fin_timeout(cfg);
+        let floor = self.rto * 4 - self.rto / 2;
+        t.max(floor)
+    }
+
+    fn on_reset(&mut self, cx: &mut Ctx<'_>) -> Next {
+        let err = match self.state {
+            TcpState::SynSent => Errno::ECONNREFUSED,
+            TcpState::CloseWait => Errno::EPIPE,
+            _ => Errno::ECONNRESET,
+        };
+        if matches!(self.state, TcpState::Established | TcpState::CloseWait) {
+            cx.incr(Counter::EstabResets);
+        }
+        self.kill(cx, Some(err));
+        Next::Closed
+    }
+
+    /// The connection is over: CLOSED, buffers to send dropped, the error kept for the
+    /// application (which can still read what had arrived).
+    pub(crate) fn kill(&mut self, cx: &mut Ctx<'_>, err: Option<Errno>) {
+        self.set_state(cx, TcpState::Closed);
+        self.dead = true;
+        if err.is_some() {
+            self.error = err;
+        }
+        self.snd.clear();
+        self.rtx_deadline = None;
+        self.probe_deadline = None;
+        self.delack_deadline = None;
+        self.ka_deadline = None;
+        self.fw2_deadline = None;
+        self.ack_now = false;
+        self.syn_pending = false;
+        self.rtx_head = false;
+        self.probe_now = false;
+    }
+
+    /// Send an active RST (`tcp_send_active_reset`) and kill the connection.
+    pub(crate) fn abort(&mut self, cx: &mut Ctx<'_>, err: Option<Errno>) {
+        if !matches!(self.state, TcpState::Closed | TcpState::SynSent | TcpState::Listen) {
+            let rst = Ctrl {
+                src: self.local,
+                dst: self.remote,
+                seq: self.snd_nxt.0,
+                ack: self.rcv_nxt.0,
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                win: self.window_field(),
+                ts: self.neg.ts.then(|| Timestamps { val: ts_now(cx.now, self.ts_off), ecr: self.ts_recent }),
+            };
+            cx.incr(Counter::OutRsts);
+            cx.send_ctrl(rst);
+        }
+        self.kill(cx, err);
+    }
+
+    fn challenge_ack(&mut self, cx: &mut Ctx<'_>) {
+        cx.incr(Counter::TcpChallengeAck);
+        self.ack_now = true;
+    }
+
+    fn drop_event(&self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, reason: crate::DropReason) {
+        let (src, dst) = (self.remote, self.local);
+        cx.events.push(cx.now, || EventKind::Drop { seg: Some(seg_info(src, dst, seg)), reason });
+    }
+
+    // ------------------------------------------------------------- app calls
+
+    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+        self.snd.push(data)
+    }
+
+    /// shutdown(SHUT_WR) / close(): queue our FIN after the data.
+    pub(crate) fn shutdown_write(&mut self, cx: &mut Ctx<'_>) {
+        if self.fin_queued {
+            return;
+        }
+        match self.state {
+            TcpState::Established => {
+                self.fin_queued = true;
+                self.set_state(cx, TcpState::FinWait1);
+            }
+            TcpState::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(cx, TcpState::LastAck);
+            }
+            TcpState::SynRecv => {
+                self.fin_queued = true;
+                self.set_state(cx, TcpState::FinWait1);
+            }
+            _ => {}
+        }
+    }
+
+    /// The application closed its descriptor (Linux `__tcp_close`).
+    pub(crate) fn close(&mut self, cx: &mut Ctx<'_>) -> Next {
+        self.fd = None;
+        self.orphan = true;
+        self.rd_shut = true;
+        let unread = self.rcv.len() > 0;
+        self.rcv.clear();
+        match self.state {
+            TcpState::Closed => return Next::Closed,
+            TcpState::SynSent => {
+                self.kill(cx, None);
+                return Next::Closed;
+            }
+            _ => {}
+        }
+        if unread {
+            // RFC 2525 2.17: unread data means the peer's data is lost; tell it.
+            cx.incr(Counter::TcpAbortOnClose);
+            self.abort(cx, None);
+            return Next::Closed;
+        }
+        if self.opts.linger == Some(0) {
+            cx.incr(Counter::TcpAbortOnData);
+            self.abort(cx, None);
+            return Next::Closed;
+        }
+        if self.state == TcpState::FinWait2 {
+            // Already half-closed by shutdown(): the orphan rules start now.
+            if matches!(self.opts.linger2, Some(l) if l < 0) {
+                self.abort(cx, None);
+                return Next::Closed;
+            }
+            let tmo = self.fin_time(cx.cfg);
+            if tmo > cx.cfg.time_wait_len {
+                self.fw2_deadline = Some(cx.now + (tmo - cx.cfg.time_wait_len));
+                return Next::Keep;
+            }
+            return Next::TimeWait(TcpState::FinWait2, tmo);
+        }
+        self.shutdown_write(cx);
+        Next::Keep
+    }
+
+    pub(crate) fn arm_keepalive(&mut self, cx: &mut Ctx<'_>) {
+        self.ka_deadline = if self.opts.keepalive {
+            Some(cx.now + self.opts.keepidle(cx.cfg))
+        } else {
+            None
+        };
+    }
+
+    // --------------------------------------------------------------- timers
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [self.rtx_deadline, self.probe_deadline, self.delack_deadline, self.ka_deadline, self.fw2_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Fire every deadline that is due at `cx.now`.
+    pub(crate) fn on_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
+        let now = cx.now;
+        let due = |d: Option<Instant>| matches!(d, Some(t) if t <= now);
+        if due(self.delack_deadline) {
+            self.delack_deadline = None;
+            self.timer_event(cx, TimerKind::DelayedAck);
+            if self.unacked_bytes > 0 || self.rcv_fin || self.needs_ack() {
+                cx.incr(Counter::DelayedAcks);
+                self.ack_now = true;
+            }
+        }
+        if due(self.rtx_deadline) {
+            self.rtx_deadline = None;
+            self.timer_event(cx, TimerKind::Retransmit);
+            let n = self.retransmit_timer(cx);
+            if n != Next::Keep {
+                return n;
+            }
+        }
+        if due(self.probe_deadline) {
+            self.probe_deadline = None;
+            self.timer_event(cx, TimerKind::ZeroWindowProbe);
+            let n = self.probe_timer(cx);
+            if n != Next::Keep {
+                return n;
+            }
+        }
+        if due(self.ka_deadline) {
+            self.ka_deadline = None;
+            self.timer_event(cx, TimerKind::Keepalive);
+            let n = self.keepalive_timer(cx);
+            if n != Next::Keep {
+                return n;
+            }
+        }
+        if due(self.fw2_deadline) {
+            self.fw2_deadline = None;
+            self.timer_event(cx, TimerKind::FinWait2);
+            if self.state == TcpState::FinWait2 {
+                let left = self.fin_time(cx.cfg).min(cx.cfg.time_wait_len);
+                return Next::TimeWait(TcpState::FinWait2, left);
+            }
+        }
+        Next::Keep
+    }
+
+    fn needs_ack(&self) -> bool {
+        self.rcv_nxt != self.last_ack_sent
+    }
+
+    fn timer_event(&self, cx: &mut Ctx<'_>, timer: TimerKind) {
+        let (local, remote) = (self.local, self.remote);
+        cx.events.push(cx.now, || EventKind::Timer { local, remote, timer });
+    }
+
+    /// `tcp_write_timeout()`: has this connection retried long enough?
+    fn write_timed_out(&self, cx: &Ctx<'_>) -> bool {
+        let syn = matches!(self.state, TcpState::SynSent | TcpState::SynRecv);
+        let (retries, base) = if syn {
+            (self.opts.syn_retries(cx.cfg), RTO_INIT)
+        } else if self.orphan {
+            (cx.cfg.orphan_retries(), RTO_MIN)
+        } else {
+            (cx.cfg.tcp_retries2, RTO_MIN)
+        };
+        if syn {
+            let max = retries
+                + if self.state == TcpState::SynSent { cx.cfg.tcp_syn_linear_timeouts as u32 } else { 0 };
+            if self.retransmits >= max {
+                return true;
+            }
+        }
+        if self.retransmits == 0 {
+            return false;
+        }
+        let Some(start) = self.retrans_stamp else { return false };
+        let budget = if self.opts.user_timeout > 0 && !syn {
+            Duration::from_millis(self.opts.user_timeout.into())
+        } else {
+            model_timeout(retries, base)
+        };
+        cx.now.saturating_duration_since(start) >= budget
+    }
+
+    fn retransmit_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
+        if self.snd_una == self.snd_max && !self.syn_pending && self.state != TcpState::SynSent {
+            return Next::Keep;
+        }
+        if self.write_timed_out(cx) {
+            if self.state == TcpState::SynSent {
+                cx.incr(Counter::AttemptFails);
+            } else {
+                cx.incr(Counter::TcpAbortOnTimeout);
+            }
+            self.kill(cx, Some(Errno::ETIMEDOUT));
+            return Next::Closed;
+        }
+        if self.retrans_stamp.is_none() {
+            // Time the head segment was first sent: one RTO ago.
+            self.retrans_stamp = Some(cx.now - self.rto);
+        }
+        cx.incr(Counter::TcpTimeouts);
+        match self.state {
+            TcpState::SynSent | TcpState::SynRecv => {
+                cx.incr(Counter::TcpSynRetrans);
+                self.syn_pending = true;
+                self.snd_nxt = self.iss;
+            }
+            _ => {
+                // Go back to SND.UNA; everything in flight is presumed lost (tcp_enter_loss).
+                let flight = self.in_flight();
+                self.ssthresh = (flight / 2).max(2 * self.mss as u32);
+                self.cwnd = self.mss as u32;
+                self.recover = None;
+                self.dupacks = 0;
+                self.snd_nxt = self.snd_una;
+                if self.fin_sent && !self.fin_acked() {
+                    self.fin_sent = false;
+                }
+                self.rtt_probe = None;
+            }
+        }
+        self.retransmits += 1;
+        self.total_rto += 1;
+        let linear = self.state == TcpState::SynSent
+            && self.total_rto <= cx.cfg.tcp_syn_linear_timeouts as u32;
+        if !linear {
+            self.backoff += 1;
+            self.rto = (self.rto * 2).min(RTO_MAX);
+        }
+        self.rtx_deadline = Some(cx.now + self.rto);
+        Next::Keep
+    }
+
+    /// `tcp_probe_timer()`: the peer's window is zero and we have something to send.
+    fn probe_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
+        if self.snd_wnd > 0 || self.snd_nxt != self.snd_una || !self.has_unsent() {
+            self.probes_out = 0;
+            return Next::Keep;
+        }
+        // `tcp_probe_timer()`: an orphan whose backed-off probe interval reached RTO_MAX
+        // is no longer "alive" and gets tcp_orphan_retries as is (0 really means 0 then).
+        let alive = self.probe_interval() < RTO_MAX;
+        let max_probes = match (self.orphan, alive) {
+            (true, true) => cx.cfg.orphan_retries(),
+            (true, false) => cx.cfg.tcp_orphan_retries,
+            (false, _) => cx.cfg.tcp_retries2,
+        };
+        if (self.orphan && !alive && self.backoff >= max_probes) || self.probes_out >= max_probes {
+            cx.incr(Counter::TcpAbortOnTimeout);
+            self.kill(cx, Some(Errno::ETIMEDOUT));
+            return Next::Closed;
+        }
+        self.probes_out += 1;
+        self.backoff += 1;
+        self.probe_now = true;
+        cx.incr(Counter::TcpWinProbe);
+        self.probe_deadline = Some(cx.now + self.probe_interval());
+        Next::Keep
+    }
+
+    fn probe_interval(&self) -> Duration {
+        (self.rto * (1u32 << self.backoff.min(16))).min(RTO_MAX)
+    }
+
+    fn has_unsent(&self) -> bool {
+        self.unsent() > 0 || (self.fin_queued && !self.fin_sent)
+    }
+
+    /// `tcp_keepalive_timer()`.
+    fn keepalive_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
+        if !self.opts.keepalive || matches!(self.state, TcpState::Closed | TcpState::SynSent) {
+            return Next::Keep;
+        }
+        let idle = self.opts.keepidle(cx.cfg);
+        if self.snd_una != self.snd_max || self.has_unsent() {
+            // Alive without keepalive: data is in flight.
+            self.ka_deadline = Some(cx.now + idle);
+            return Next::Keep;
+        }
+        let elapsed = cx.now.saturating_duration_since(self.last_rcv);
+        if elapsed < idle {
+            self.ka_deadline = Some(self.last_rcv + idle);
+            return Next::Keep;
+        }
+        let user_timeout = Duration::from_millis(self.opts.user_timeout.into());
+        let too_long = self.opts.user_timeout > 0 && elapsed >= user_timeout && self.probes_out > 0;
+        if too_long || self.probes_out >= self.opts.keepcnt(cx.cfg) {
+            cx.incr(Counter::TcpAbortOnTimeout);
+            self.abort(cx, Some(Errno::ETIMEDOUT));
+            return Next::Closed;
+        }
+        self.probes_out += 1;
+        self.probe_now = true;
+        cx.incr(Counter::TcpKeepAlive);
+        self.ka_deadline = Some(cx.now + self.opts.keepintvl(cx.cfg));
+        Next::Keep
+    }
+
+    // --------------------------------------------------------------- output
+
+    /// Does this connection have a segment to send now?
+    pub(crate) fn wants_tx(&self) -> bool {
+        if self.state == TcpState::Closed {
+            return false;
+        }
+        self.syn_pending || self.ack_now || self.rtx_head || self.probe_now || self.can_send_data()
+    }
+
+    fn send_window_left(&self) -> u32 {
+        let wnd_end = self.snd_una + self.snd_wnd;
+        (wnd_end - self.snd_nxt).max(0) as u32
+    }
+
+    fn cwnd_left(&self) -> u32 {
+        self.cwnd.saturating_sub(self.in_flight())
+    }
+
+    /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
+    fn sendable(&self) -> Option<(u32, bool)> {
+        if !matches!(
+            self.state,
+            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck | TcpState::Closing
+        ) {
+            return None;
+        }
+        let unsent = self.unsent() as u32;
+        let fin_next = self.fin_queued && !self.fin_sent;
+        if unsent == 0 && !fin_next {
+            return None;
+        }
+        let room = self.send_window_left().min(self.cwnd_left());
+        if unsent == 0 {
+            // A bare FIN needs one unit of window (tcp_snd_wnd_test).
+            return (self.send_window_left() >= 1).then_some((0, true));
+        }
+        let len = unsent.min(self.mss as u32).min(room);
+        if len == 0 {
+            return None;
+        }
+        let last = len == unsent;
+        if len < self.mss as u32 && !(last && fin_next) {
+            // A partial segment waits while a small one is unacknowledged (Nagle),
+            // or while the window would let a full one go later (SWS avoidance).
+            if len < unsent {
+                // Window/cwnd limited: send only if at least half the max window (RFC 1122).
+                if len < self.max_window / 2 && self.snd_nxt > self.snd_una {
+                    return None;
+                }
+            } else if !self.opts.nodelay && self.snd_nxt > self.snd_una && self.snd_sml > self.snd_una {
+                return None;
+            }
+        }
+        let fin = last && fin_next && self.send_window_left() > len;
+        Some((len, fin))
+    }
+
+    fn can_send_data(&self) -> bool {
+        self.sendable().is_some()
+    }
+
+    /// The receive window we offer, in bytes (`tcp_select_window`, simplified): free
+    /// buffer space, grown gradually from the initial window, never shrinking the edge
+    /// already advertised, with receiver-side silly-window avoidance.
+    fn rcv_window_bytes(&self) -> u32 {
+        if self.state == TcpState::SynSent {
+            return 0;
+        }
+        let space = self.rcv.space() as u32;
+        let scale = self.rcv_wscale();
+        let mut w = space.min(self.rcv_ssthresh.max(1)).min(65535u32 << scale);
+        if w < (self.advmss as u32).min(self.rcv.capacity() as u32 / 2) {
+            w = 0;
+        }
+        w = (w >> scale) << scale;
+        let already = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        w.max(already)
+    }
+
+    fn window_field(&self) -> u16 {
+        (self.rcv_window_bytes() >> self.rcv_wscale()).min(65535) as u16
+    }
+
+    fn mss_for_window(&self) -> u16 {
+        if self.neg.ts {
+            self.advmss.saturating_sub(TS_LEN)
+        } else {
+            self.advmss
+        }
+    }
+
+    /// Build the next segment into `out` (header fields) and copy its payload into
+    /// `payload`. Returns `None` when there is nothing to send.
+    pub(crate) fn next_segment(&mut self, cx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<OutSeg> {
+        payload.clear();
+        if self.state == TcpState::Closed {
+            self.ack_now = false;
+            return None;
+        }
+        let now = cx.now;
+        let mut flags = TcpFlags::ACK;
+        let mut seq = self.snd_nxt;
+        let mut options = TcpOptions::default();
+
+        if self.syn_pending {
+            self.syn_pending = false;
+            let simultaneous = self.state == TcpState::SynRecv;
+            flags = if simultaneous { TcpFlags::SYN | TcpFlags::ACK } else { TcpFlags::SYN };
+            seq = self.iss;
+            options.mss = Some(self.advmss);
+            options.sack_permitted = self.neg.sack;
+            if self.neg.ts {
+                let ecr = if simultaneous { self.ts_recent } else { 0 };
+                options.timestamps = Some(Timestamps { val: ts_now(now, self.ts_off), ecr });
+            }
+            let wscale_ok = cx.cfg.tcp_window_scaling && (!simultaneous || self.neg.wscale.is_some());
+            if wscale_ok {
+                options.window_scale = Some(our_wscale(cx.cfg));
+            }
+            self.snd_nxt = self.iss + 1;
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            if self.retransmits == 0 {
+                self.rtt_probe = Some((self.iss, now));
+            } else {
+                cx.incr(Counter::RetransSegs);
+                self.total_retrans += 1;
+            }
+            if self.rtx_deadline.is_none() {
+                self.rtx_deadline = Some(now + self.rto);
+            }
+            // A SYN's window is whole MSS without the timestamp allowance (no ts_recent
+            // yet): 64240 for MSS 1460, as Linux; a SYN-ACK takes the timestamps off.
+            let mss = if simultaneous { self.mss_for_window() } else { self.advmss };
+            let win = initial_rcv_window(self.rcv.capacity(), mss).min(65535) as u16;
+            let ack = if simultaneous { self.rcv_nxt.0 } else { 0 };
+            if simultaneous {
+                self.ack_sent();
+            }
+            return Some(OutSeg { seq: seq.0, ack, flags, win, options, len: 0 });
+        }
+
+        let mut len = 0u32;
+        if self.rtx_head && self.snd_una < self.snd_max {
+            // Fast retransmit of the head segment.
+            self.rtx_head = false;
+            let data_out = self.snd.len() as u32;
+            len = data_out.min(self.mss as u32);
+            seq = self.snd_una;
+            self.snd.copy_range(0, len as usize, payload);
+            if self.fin_sent && len == data_out && self.fin_seq() < self.snd_max {
+                flags |= TcpFlags::FIN;
+            }
+            if len > 0 || flags.fin() {
+                cx.incr(Counter::RetransSegs);
+                self.total_retrans += 1;
+                if flags.fin() || len > 0 {
+                    if len as usize == self.snd.len() {
+                        flags |= TcpFlags::PSH;
+                    }
+                }
+                self.rtt_probe = None;
+                return Some(self.finish(cx, seq, flags, len, options));
+            }
+        }
+        self.rtx_head = false;
+
+        if let Some((n, fin)) = self.sendable() {
+            len = n;
+            let off = (self.snd_nxt - self.snd_una) as usize;
+            self.snd.copy_range(off, len as usize, payload);
+            let retransmission = self.snd_nxt < self.snd_max;
+            if fin {
+                flags |= TcpFlags::FIN;
+                self.fin_sent = true;
+            }
+            if len > 0 && off + len as usize == self.snd.len() {
+                flags |= TcpFlags::PSH;
+            }
+            self.snd_nxt = self.snd_nxt + len + fin as u32;
+            if len < self.mss as u32 {
+                self.snd_sml = self.snd_nxt;
+            }
+            if retransmission {
+                cx.incr(Counter::RetransSegs);
+                self.total_retrans += 1;
+            } else if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((seq, now));
+            }
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            if self.rtx_deadline.is_none() {
+                self.rtx_deadline = Some(now + self.rto);
+            }
+            self.probe_deadline = None;
+            return Some(self.finish(cx, seq, flags, len, options));
+        }
+
+        if self.probe_now {
+            // Zero-window probe or keepalive: an old sequence number the peer must ACK.
+            self.probe_now = false;
+            seq = self.snd_una - 1;
+            return Some(self.finish(cx, seq, flags, 0, options));
+        }
+
+        // Arm the zero-window probe when the window stops us.
+        if self.has_unsent()
+            && self.snd_wnd == 0
+            && self.snd_nxt == self.snd_una
+            && self.probe_deadline.is_none()
+            && matches!(self.state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck)
+        {
+            self.probe_deadline = Some(now + self.probe_interval());
+        }
+
+        if self.ack_now {
+            return Some(self.finish(cx, self.snd_nxt, flags, 0, options));
+        }
+        None
+    }
+
+    fn ack_sent(&mut self) {
+        self.ack_now = false;
+        self.delack_deadline = None;
+        self.unacked_bytes = 0;
+        self.last_ack_sent = self.rcv_nxt;
+    }
+
+    fn finish(&mut self, cx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, len: u32, mut options: TcpOptions) -> OutSeg {
+        if self.neg.ts {
+            options.timestamps = Some(Timestamps { val: ts_now(cx.now, self.ts_off), ecr: self.ts_recent });
+        }
+        if self.neg.sack && self.rcv.has_ooo() {
+            let max = if self.neg.ts { 3 } else { 4 };
+            let mut n = 0;
+            for &(s, e) in self.rcv.ooo_ranges().iter().take(max) {
+                options.sack_blocks[n] = SackBlock {
+                    left: (self.rcv_nxt + s as u32).0,
+                    right: (self.rcv_nxt + e as u32).0,
+                };
+                n += 1;
+            }
+            options.sack_len = n as u8;
+        }
+        let win_bytes = self.rcv_window_bytes();
+        self.rcv_adv = self.rcv_nxt + win_bytes;
+        let win = (win_bytes >> self.rcv_wscale()).min(65535) as u16;
+        self.ack_sent();
+        OutSeg { seq: seq.0, ack: self.rcv_nxt.0, flags, win, options, len }
+    }
+
+    pub(crate) fn created_by_connect(&self) -> bool {
+        self.active
+    }
+
+    /// After a read (`tcp_cleanup_rbuf`): announce a window that at least doubled.
+    pub(crate) fn window_update_due(&mut self) -> bool {
+        if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
+            return false;
+        }
+        let now_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        if 2 * now_wnd <= self.rcv.capacity() as u32 {
+            let new = self.rcv_window_bytes();
+            if new > 0 && new >= 2 * now_wnd {
+                self.ack_now = true;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// setsockopt on a live connection.
+    pub(crate) fn apply_opts(&mut self, cx: &mut Ctx<'_>, old: &SockOpts) {
+        if self.opts.keepalive != old.keepalive
+            || (self.opts.keepalive && self.opts.keepidle != old.keepidle)
+        {
+            if matches!(self.state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2) {
+                self.arm_keepalive(cx);
+            }
+        }
+        if self.opts.rcvbuf != old.rcvbuf {
+            self.rcv.set_capacity(self.opts.rcvbuf(cx.cfg) as usize);
+        }
+        if self.opts.sndbuf != old.sndbuf {
+            self.snd.limit = self.opts.sndbuf(cx.cfg) as usize;
+        }
+        if self.opts.maxseg != old.maxseg && self.state == TcpState::SynSent {
+            self.advmss = advmss(cx.cfg, self.local, self.opts.maxseg);
+        }
+    }
+
+    /// `ss`: Recv-Q and Send-Q.
+    pub(crate) fn queues(&self) -> (u32, u32) {
+        (self.rcv.len() as u32, self.snd.len() as u32)
+    }
+}
+
+/// A segment a connection wants sent; the payload is in the stack's scratch buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutSeg {
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: TcpFlags,
+    pub(crate) win: u16,
+    pub(crate) options: TcpOptions,
+    pub(crate) len: u32,
+}
+
+/// Our MSS option: the interface MTU minus IP and TCP headers, capped by TCP_MAXSEG.
+pub(crate) fn advmss(cfg: &Config, local: SocketAddr, user: Option<u16>) -> u16 {
+    let hdr = if local.is_ipv4() { 40 } else { 60 };
+    let mss = cfg.mtu.saturating_sub(hdr).clamp(88, 65495) as u16;
+    match user {
+        Some(u) => mss.min(u.max(88)),
+        None => mss,
+    }
+}
+
+/// Window-scale shift from the largest receive buffer we could have
+/// (`tcp_select_initial_window`: max(tcp_rmem[2], rmem_max), ilog2 − 15).
+pub(crate) fn our_wscale(cfg: &Config) -> u8 {
+    let space = cfg.tcp_rmem[2].max(cfg.rmem_max).max(1);
+    (space.ilog2().saturating_sub(15)).min(14) as u8
+}
+
+/// The window in a SYN or SYN-ACK: the buffer, at most 65535, rounded down to whole MSS.
+pub(crate) fn initial_rcv_window(rcvbuf: usize, mss: u16) -> u32 {
+    let space = (rcvbuf as u32).min(65535);
+    let mss = mss.max(1) as u32;
+    if space > mss {
+        space / mss * mss
+    } else {
+        space
+    }
+}
+
+pub(crate) fn seg_info(src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) -> SegmentInfo {
+    SegmentInfo {
+        src,
+        dst,
+        flags: seg.flags,
+        seq: seg.seq,
+        ack: seg.ack,
+        len: seg.payload.len() as u32,
+        win: seg.window,
+        options: seg.options,
+    }
+}

@@ -1,0 +1,114 @@
+//! What a connection, listener or TIME_WAIT record needs from its stack while it
+//! handles an input: the time, the settings, the counters, the event log, and the
+//! transmit queue for segments that belong to no connection (RSTs, TIME_WAIT ACKs).
+use crate::event::{Event, EventKind, SegmentInfo};
+use crate::{Config, Counter, Counters, Instant, TcpState};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use synack_wire::{TcpFlags, TcpOptions, Timestamps};
+
+/// Most events kept between two `drain_events` calls; beyond it the oldest are dropped
+/// (and counted), so a driver that forgets to drain cannot make memory grow without bound.
+pub(crate) const MAX_EVENTS: usize = 1 << 20;
+
+#[derive(Default)]
+pub(crate) struct Events {
+    pub(crate) on: bool,
+    pub(crate) list: VecDeque<Event>,
+    pub(crate) lost: u64,
+}
+
+impl Events {
+    #[inline]
+    pub(crate) fn push(&mut self, at: Instant, kind: impl FnOnce() -> EventKind) {
+        if self.on {
+            if self.list.len() >= MAX_EVENTS {
+                self.list.pop_front();
+                self.lost += 1;
+            }
+            self.list.push_back(Event { at, kind: kind() });
+        }
+    }
+    pub(crate) fn state(&mut self, at: Instant, local: SocketAddr, remote: SocketAddr, from: TcpState, to: TcpState) {
+        if from != to {
+            self.push(at, || EventKind::State { local, remote, from, to });
+        }
+    }
+}
+
+/// A segment that belongs to no connection object: RST replies, TIME_WAIT ACKs,
+/// active resets of connections that are already gone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctrl {
+    pub(crate) src: SocketAddr,
+    pub(crate) dst: SocketAddr,
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    pub(crate) flags: TcpFlags,
+    pub(crate) win: u16,
+    pub(crate) ts: Option<Timestamps>,
+}
+
+impl Ctrl {
+    pub(crate) fn options(&self) -> TcpOptions {
+        TcpOptions { timestamps: self.ts, ..Default::default() }
+    }
+    pub(crate) fn info(&self) -> SegmentInfo {
+        SegmentInfo {
+            src: self.src,
+            dst: self.dst,
+            flags: self.flags,
+            seq: self.seq,
+            ack: self.ack,
+            len: 0,
+            win: self.win,
+            options: self.options(),
+        }
+    }
+}
+
+/// Bound on queued control segments (RFC 5961 spirit: replies to junk must not pile up).
+pub(crate) const MAX_CTRL: usize = 4096;
+
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) cfg: &'a Config,
+    pub(crate) counters: &'a mut Counters,
+    pub(crate) events: &'a mut Events,
+    pub(crate) ctrl: &'a mut VecDeque<Ctrl>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn incr(&mut self, c: Counter) {
+        self.counters.incr(c);
+    }
+    pub(crate) fn send_ctrl(&mut self, c: Ctrl) {
+        if self.ctrl.len() < MAX_CTRL {
+            self.ctrl.push_back(c);
+        } else {
+            self.counters.incr(Counter::IpInDiscards);
+        }
+    }
+    /// The RST answering `seg` when no connection wants it (RFC 9293 "reset generation"):
+    /// if it had ACK, `<SEQ=SEG.ACK><CTL=RST>`, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+    pub(crate) fn reset_reply(&mut self, src: SocketAddr, dst: SocketAddr, seg: &synack_wire::TcpSegment<'_>) {
+        if seg.flags.rst() {
+            return;
+        }
+        let c = if seg.flags.ack() {
+            Ctrl { src, dst, seq: seg.ack, ack: 0, flags: TcpFlags::RST, win: 0, ts: None }
+        } else {
+            Ctrl {
+                src,
+                dst,
+                seq: 0,
+                ack: seg.seq.wrapping_add(seg.seq_len()),
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                win: 0,
+                ts: None,
+            }
+        };
+        self.incr(Counter::OutRsts);
+        self.send_ctrl(c);
+    }
+}

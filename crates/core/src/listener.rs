@@ -1,0 +1,80 @@
+//! Listeners: the SYN queue of compact request records and the accept queue of
+//! established children (the document's 半连接队列 and 全连接队列).
+use crate::conn::Negotiated;
+use crate::opts::SockOpts;
+use crate::timers::TimerId;
+use crate::{Config, Fd, Instant, Profile};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// A listening socket.
+pub(crate) struct Listener {
+    pub(crate) fd: Fd,
+    pub(crate) local: SocketAddr,
+    /// listen()'s backlog as given.
+    pub(crate) backlog: i32,
+    /// Established children waiting for accept(), oldest first (slab indices of conns).
+    pub(crate) accept_q: VecDeque<u32>,
+    /// Requests in the SYN queue.
+    pub(crate) syn_q: u32,
+    /// Requests whose SYN-ACK has not been retransmitted yet ("young").
+    pub(crate) young: u32,
+    pub(crate) opts: SockOpts,
+}
+
+impl Listener {
+    /// Accept-queue limit: min(backlog, somaxconn) (`sk_max_ack_backlog`).
+    pub(crate) fn max_ack_backlog(&self, cfg: &Config) -> u32 {
+        let b = if self.backlog < 0 { u32::MAX } else { self.backlog as u32 };
+        b.min(cfg.somaxconn)
+    }
+
+    /// Full when the queue is *longer* than the limit: limit + 1 children fit
+    /// (`sk_acceptq_is_full`).
+    pub(crate) fn accept_full(&self, cfg: &Config) -> bool {
+        self.accept_q.len() as u32 > self.max_ack_backlog(cfg)
+    }
+
+    /// SYN-queue bound. Profile `seed`: the document's formula; `linux`: the accept-queue
+    /// limit itself (`inet_csk_reqsk_queue_is_full`).
+    pub(crate) fn syn_limit(&self, cfg: &Config) -> u32 {
+        let acc = self.max_ack_backlog(cfg);
+        match cfg.profile {
+            Profile::Seed => {
+                if cfg.tcp_max_syn_backlog > acc {
+                    acc.saturating_mul(2)
+                } else {
+                    cfg.tcp_max_syn_backlog.saturating_mul(2)
+                }
+            }
+            Profile::Linux => acc,
+        }
+    }
+}
+
+/// A SYN-queue entry: what the SYN told us and what our SYN-ACK said, nothing more
+/// (Linux's `request_sock`, not a full socket).
+pub(crate) struct Request {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) listener: u32,
+    pub(crate) iss: u32,
+    pub(crate) irs: u32,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_off: u32,
+    pub(crate) neg: Negotiated,
+    /// The window the SYN advertised (never scaled).
+    pub(crate) snd_wnd: u32,
+    /// Our window in the SYN-ACK, bytes.
+    pub(crate) rcv_wnd: u32,
+    /// Timeouts so far (`req->num_timeout`).
+    pub(crate) num_timeout: u8,
+    /// SYN-ACKs sent again for any reason (`req->num_retrans`).
+    pub(crate) num_retrans: u8,
+    /// The final ACK came while the accept queue was full.
+    pub(crate) acked: bool,
+    pub(crate) synack_pending: bool,
+    pub(crate) first_synack: Option<Instant>,
+    pub(crate) timer: Option<(TimerId, Instant)>,
+    pub(crate) created: Instant,
+}

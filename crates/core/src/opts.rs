@@ -1,0 +1,51 @@
+//! Per-socket options. A listener's options are inherited by the children it accepts,
+//! as Linux's `sk_clone_lock()` copies them.
+use crate::Config;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SockOpts {
+    pub(crate) reuse_addr: bool,
+    /// SO_RCVBUF as stored (already doubled, as Linux does); `None` = tcp_rmem default.
+    pub(crate) rcvbuf: Option<u32>,
+    pub(crate) sndbuf: Option<u32>,
+    pub(crate) linger: Option<u32>,
+    pub(crate) keepalive: bool,
+    pub(crate) nodelay: bool,
+    pub(crate) maxseg: Option<u16>,
+    pub(crate) syncnt: Option<u8>,
+    pub(crate) linger2: Option<i32>,
+    /// TCP_USER_TIMEOUT, ms (0 = off).
+    pub(crate) user_timeout: u32,
+    pub(crate) keepidle: Option<u32>,
+    pub(crate) keepintvl: Option<u32>,
+    pub(crate) keepcnt: Option<u32>,
+}
+
+impl SockOpts {
+    pub(crate) fn rcvbuf(&self, cfg: &Config) -> u32 {
+        self.rcvbuf.unwrap_or(cfg.tcp_rmem[1])
+    }
+    pub(crate) fn sndbuf(&self, cfg: &Config) -> u32 {
+        self.sndbuf.unwrap_or(cfg.tcp_wmem[1])
+    }
+    pub(crate) fn keepidle(&self, cfg: &Config) -> Duration {
+        self.keepidle.map(|s| Duration::from_secs(s.into())).unwrap_or(cfg.tcp_keepalive_time)
+    }
+    pub(crate) fn keepintvl(&self, cfg: &Config) -> Duration {
+        self.keepintvl.map(|s| Duration::from_secs(s.into())).unwrap_or(cfg.tcp_keepalive_intvl)
+    }
+    pub(crate) fn keepcnt(&self, cfg: &Config) -> u32 {
+        self.keepcnt.unwrap_or(cfg.tcp_keepalive_probes)
+    }
+    pub(crate) fn syn_retries(&self, cfg: &Config) -> u32 {
+        self.syncnt.map(u32::from).unwrap_or(cfg.tcp_syn_retries.into())
+    }
+    /// Orphaned FIN_WAIT_2 lifetime (`tcp_fin_time()` without the RTO floor).
+    pub(crate) fn fin_timeout(&self, cfg: &Config) -> Duration {
+        match self.linger2 {
+            Some(s) if s > 0 => Duration::from_secs(s as u64),
+            _ => cfg.tcp_fin_timeout,
+        }
+    }
+}

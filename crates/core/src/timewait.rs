@@ -1,0 +1,135 @@
+//! TIME_WAIT (and orphaned FIN_WAIT_2) as a compact record, like Linux's
+//! `inet_timewait_sock`: the 4-tuple, the two sequence numbers and the timestamp state
+//! it needs to answer late segments — no buffers, no TCB.
+use crate::ctx::{Ctrl, Ctx};
+use crate::timers::TimerId;
+use crate::{Counter, Instant, TcpState};
+use std::net::SocketAddr;
+use synack_wire::{SeqNum, TcpFlags, TcpSegment, Timestamps};
+
+pub(crate) struct TimeWait {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// `TimeWait`, or `FinWait2` for an orphan waiting for the peer's FIN.
+    pub(crate) substate: TcpState,
+    pub(crate) snd_nxt: u32,
+    pub(crate) rcv_nxt: u32,
+    pub(crate) rcv_wnd: u32,
+    pub(crate) win: u16,
+    pub(crate) ts: bool,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_stamp: Instant,
+    pub(crate) ts_off: u32,
+    pub(crate) timer: Option<(TimerId, Instant)>,
+    pub(crate) created: Instant,
+}
+
+/// What the stack does after a TIME_WAIT record saw a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TwVerdict {
+    /// Nothing (or an ACK already queued); `restart` re-arms the timer to the full length.
+    Keep { restart: bool },
+    /// The record is gone.
+    Kill,
+    /// Gone, and the segment gets a RST.
+    KillWithRst,
+    /// A new SYN may reopen the 4-tuple: remove the record, hand the SYN to the listener
+    /// with an ISN past the old connection's.
+    Reopen { isn: u32 },
+}
+
+impl TimeWait {
+    fn ack(&self, cx: &mut Ctx<'_>) {
+        let ts = self
+            .ts
+            .then(|| Timestamps { val: (cx.now.as_millis() as u32).wrapping_add(self.ts_off), ecr: self.ts_recent });
+        cx.send_ctrl(Ctrl {
+            src: self.local,
+            dst: self.remote,
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags: TcpFlags::ACK,
+            win: self.win,
+            ts,
+        });
+    }
+
+    /// Linux `tcp_timewait_state_process()`.
+    pub(crate) fn on_segment(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> TwVerdict {
+        let seq = SeqNum(seg.seq);
+        let end = seq + seg.seq_len();
+        let rcv_nxt = SeqNum(self.rcv_nxt);
+        let tsval = seg.options.timestamps.map(|t| t.val);
+        let paws_reject = self.ts
+            && !seg.flags.rst()
+            && matches!(tsval, Some(v) if (self.ts_recent.wrapping_sub(v) as i32) > 0);
+
+        if self.substate == TcpState::FinWait2 {
+            let in_window = end >= rcv_nxt && seq <= rcv_nxt + self.rcv_wnd;
+            if paws_reject || !in_window {
+                self.ack(cx);
+                return TwVerdict::Keep { restart: false };
+            }
+            if seg.flags.rst() {
+                return TwVerdict::Kill;
+            }
+            if seg.flags.syn() && seq >= rcv_nxt {
+                return TwVerdict::KillWithRst;
+            }
+            if !seg.flags.ack() || end <= rcv_nxt || end == seq {
+                return TwVerdict::Keep { restart: false };
+            }
+            if !seg.flags.fin() || end != rcv_nxt + 1 {
+                // New data after a half-duplex close: reset.
+                cx.incr(Counter::TcpAbortOnData);
+                return TwVerdict::KillWithRst;
+            }
+            // The FIN: a true TIME_WAIT now.
+            let (local, remote) = (self.local, self.remote);
+            cx.events.state(cx.now, local, remote, TcpState::FinWait2, TcpState::TimeWait);
+            self.substate = TcpState::TimeWait;
+            self.rcv_nxt = end.0;
+            if let Some(v) = tsval {
+                self.ts_recent = v;
+                self.ts_recent_stamp = cx.now;
+            }
+            self.ack(cx);
+            return TwVerdict::Keep { restart: true };
+        }
+
+        if !paws_reject && seq == rcv_nxt && (seg.seq_len() == 0 || seg.flags.rst()) {
+            if seg.flags.rst() {
+                if cx.cfg.tcp_rfc1337 {
+                    return TwVerdict::Keep { restart: false };
+                }
+                cx.incr(Counter::TwKilled);
+                return TwVerdict::Kill;
+            }
+            if let Some(v) = tsval {
+                if self.ts {
+                    self.ts_recent = v;
+                    self.ts_recent_stamp = cx.now;
+                }
+            }
+            return TwVerdict::Keep { restart: false };
+        }
+
+        // A new SYN may open a new incarnation (RFC 1122 4.2.2.13, RFC 6191).
+        if seg.flags.syn() && !seg.flags.rst() && !seg.flags.ack() && !paws_reject {
+            let newer_ts = self.ts && matches!(tsval, Some(v) if (v.wrapping_sub(self.ts_recent) as i32) > 0);
+            if seq > rcv_nxt || newer_ts {
+                cx.incr(Counter::TwRecycled);
+                return TwVerdict::Reopen { isn: self.snd_nxt.wrapping_add(65535 + 2) };
+            }
+        }
+        if paws_reject {
+            cx.incr(Counter::PawsEstab);
+        }
+        if !seg.flags.rst() {
+            let restart = paws_reject || seg.flags.ack();
+            self.ack(cx);
+            return TwVerdict::Keep { restart };
+        }
+        TwVerdict::Keep { restart: false }
+    }
+}

@@ -1,0 +1,540 @@
+//! Two stacks on a simulated link: the document's stories with Linux's exact timings.
+mod common;
+use common::*;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::time::Duration;
+use synack_core::wire::TcpFlags;
+use synack_core::*;
+
+fn is_syn(s: &Seen) -> bool {
+    s.flags.syn() && !s.flags.ack()
+}
+fn is_synack(s: &Seen) -> bool {
+    s.flags.syn() && s.flags.ack()
+}
+fn secs(v: &[&Seen]) -> Vec<f64> {
+    v.iter().map(|s| (s.at.as_micros() as f64 / 1e3).round() / 1e3).collect()
+}
+
+fn state_changes(st: &mut Stack) -> Vec<(Instant, TcpState, TcpState)> {
+    st.drain_events()
+        .filter_map(|e| match e.kind {
+            EventKind::State { from, to, .. } => Some((e.at, from, to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn handshake_request_reply_close_and_time_wait() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    // The handshake took one RTT for the client, 1.5 for the server.
+    assert_eq!(p.sent(true).iter().filter(|x| is_syn(x)).count(), 1);
+    p.a.write(p.now, c, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    p.run_for(Duration::from_millis(100));
+    let (req, _) = read_all(&mut p.b, p.now, s);
+    assert_eq!(req, b"GET / HTTP/1.0\r\n\r\n");
+    p.b.write(p.now, s, b"HTTP/1.0 200 OK\r\n\r\nhello").unwrap();
+    p.run_for(Duration::from_millis(100));
+    let (resp, r) = read_all(&mut p.a, p.now, c);
+    assert_eq!(resp, b"HTTP/1.0 200 OK\r\n\r\nhello");
+    assert_eq!(r, Err(Errno::EAGAIN));
+
+    // Four-way close, client first.
+    p.a.close(p.now, c).unwrap();
+    let closed_at = p.now;
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.state(s), Ok(TcpState::CloseWait));
+    assert_eq!(read_all(&mut p.b, p.now, s).1, Ok(0), "EOF after the FIN");
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let tw = p.a.sockets(p.now);
+    assert_eq!(tw.len(), 1);
+    assert_eq!(tw[0].state, TcpState::TimeWait);
+    assert_eq!(p.b.table_sizes().connections, 0, "LAST_ACK ended with the ACK");
+    // TIME_WAIT lasts 60 s from the moment the FIN arrived.
+    let changes = state_changes(&mut p.a);
+    let entered = changes.iter().find(|c| c.2 == TcpState::TimeWait).unwrap().0;
+    assert!(entered > closed_at);
+    p.run_until(entered + Duration::from_secs(60) - Duration::from_millis(1));
+    assert_eq!(p.a.table_sizes().time_wait, 1);
+    p.run_until(entered + Duration::from_secs(60));
+    assert_eq!(p.a.table_sizes(), TableSizes::default());
+    let closed = state_changes(&mut p.a);
+    assert_eq!(closed, vec![(entered + Duration::from_secs(60), TcpState::TimeWait, TcpState::Closed)]);
+    assert_eq!(p.a.counters().get(Counter::TimeWaited), 1);
+}
+
+#[test]
+fn syn_lost_gives_up_after_63_seconds() {
+    let mut p = Pair::new(Config::seed());
+    p.filter = Some(Box::new(is_syn));
+    let c = p.a.socket(p.now).unwrap();
+    assert_eq!(p.a.connect(p.now, c, SocketAddr::new(B, 80)), Err(Errno::EINPROGRESS));
+    p.run_until(t(62.999));
+    assert_eq!(p.a.state(c), Ok(TcpState::SynSent));
+    p.run_until(t(63.0));
+    assert_eq!(p.a.state(c), Ok(TcpState::Closed));
+    assert_eq!(secs(&p.sent(true)), vec![0.0, 1.0, 3.0, 7.0, 15.0, 31.0]);
+    assert_eq!(p.a.getsockopt(c, SockOptName::Error), Ok(SockOpt::Error(Some(Errno::ETIMEDOUT))));
+    assert_eq!(p.a.counters().get(Counter::AttemptFails), 1);
+    assert_eq!(p.a.counters().get(Counter::TcpSynRetrans), 5);
+}
+
+#[test]
+fn syn_lost_linux_profile_linear_then_doubling() {
+    let mut p = Pair::new(Config::linux());
+    p.filter = Some(Box::new(is_syn));
+    let c = p.a.socket(p.now).unwrap();
+    let _ = p.a.connect(p.now, c, SocketAddr::new(B, 80));
+    p.run_until(t(200.0));
+    assert_eq!(
+        secs(&p.sent(true)),
+        vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]
+    );
+    let fail = p.a.drain_events().find_map(|e| match e.kind {
+        EventKind::State { to: TcpState::Closed, .. } => Some(e.at),
+        _ => None,
+    });
+    assert_eq!(fail, Some(t(131.0)));
+}
+
+#[test]
+fn tcp_syncnt_and_linear_timeouts_match_packetdrill() {
+    // seed/syn_retries.pkt: TCP_SYNCNT 2, linear 0: SYNs at 0, 1, 3; ETIMEDOUT at 7.
+    // seed/syn_retries_linear.pkt: TCP_SYNCNT 1, linear 4: SYNs at 0, 1, 2; ETIMEDOUT at 3.
+    for (syncnt, linear, times, fail) in [(2u8, 0u8, vec![0.0, 1.0, 3.0], 7.0), (1, 4, vec![0.0, 1.0, 2.0], 3.0)] {
+        let mut cfg = Config::linux();
+        cfg.tcp_syn_linear_timeouts = linear;
+        let mut p = Pair::new(cfg);
+        p.filter = Some(Box::new(is_syn));
+        let c = p.a.socket(p.now).unwrap();
+        p.a.setsockopt(p.now, c, SockOpt::SynCnt(syncnt)).unwrap();
+        let _ = p.a.connect(p.now, c, SocketAddr::new(B, 80));
+        p.run_until(t(fail - 0.001));
+        assert_eq!(p.a.state(c), Ok(TcpState::SynSent));
+        p.run_until(t(fail));
+        assert_eq!(p.a.state(c), Ok(TcpState::Closed));
+        assert_eq!(secs(&p.sent(true)), times);
+    }
+}
+
+/// The server's SYN-ACK timer as the document and `reqsk_timer_handler` describe it:
+/// doubling from 1 s per timeout, restarted (same count) by every retransmitted SYN.
+fn model_synacks(syn_arrivals: &[f64], retries: u32, until: f64) -> (Vec<f64>, Option<f64>) {
+    let mut sent = vec![syn_arrivals[0]];
+    let mut nt = 0u32;
+    let mut deadline = syn_arrivals[0] + 1.0;
+    let mut next_syn = 1;
+    loop {
+        let syn = syn_arrivals.get(next_syn).copied().unwrap_or(f64::MAX);
+        if syn.min(deadline) > until {
+            return (sent, None);
+        }
+        if syn <= deadline {
+            sent.push(syn);
+            deadline = syn + (1u64 << nt) as f64;
+            next_syn += 1;
+        } else {
+            if nt >= retries {
+                return (sent, Some(deadline));
+            }
+            sent.push(deadline);
+            nt += 1;
+            deadline += (1u64 << nt) as f64;
+        }
+    }
+}
+
+#[test]
+fn synack_lost_both_sides_retry() {
+    let mut p = Pair::new(Config::seed());
+    p.filter = Some(Box::new(is_synack));
+    let l = p.b.socket(p.now).unwrap();
+    p.b.bind(p.now, l, SocketAddr::new(B, 80)).unwrap();
+    p.b.listen(p.now, l, 128).unwrap();
+    let c = p.a.socket(p.now).unwrap();
+    let _ = p.a.connect(p.now, c, SocketAddr::new(B, 80));
+    p.run_until(t(200.0));
+    let syns = secs(&p.sent(true));
+    assert_eq!(syns, vec![0.0, 1.0, 3.0, 7.0, 15.0, 31.0]);
+    let arrivals: Vec<f64> = syns.iter().map(|s| s + 0.025).collect();
+    let (expected, dropped_at) = model_synacks(&arrivals, 5, 200.0);
+    let synacks = secs(&p.sent(false));
+    let round = |v: Vec<f64>| v.into_iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>();
+    assert_eq!(synacks, round(expected));
+    assert!(dropped_at.is_some());
+    assert_eq!(p.a.getsockopt(c, SockOptName::Error), Ok(SockOpt::Error(Some(Errno::ETIMEDOUT))));
+    assert_eq!(p.b.table_sizes().requests, 0);
+}
+
+#[test]
+fn third_ack_lost_server_gives_up_client_established_then_reset() {
+    let mut p = Pair::new(Config::seed());
+    // Every pure ACK from the client is lost.
+    p.filter = Some(Box::new(|s: &Seen| {
+        s.from_a && s.flags == TcpFlags::ACK && s.len == 0
+    }));
+    let l = p.b.socket(p.now).unwrap();
+    p.b.bind(p.now, l, SocketAddr::new(B, 80)).unwrap();
+    p.b.listen(p.now, l, 128).unwrap();
+    let c = p.a.socket(p.now).unwrap();
+    let _ = p.a.connect(p.now, c, SocketAddr::new(B, 80));
+    p.run_until(t(69.0));
+    assert_eq!(p.a.state(c), Ok(TcpState::Established));
+    assert_eq!(secs(&p.sent(false)), vec![0.025, 1.025, 3.025, 7.025, 15.025, 31.025]);
+    assert_eq!(p.b.table_sizes().requests, 0, "dropped at 63.025 s");
+    assert_eq!(p.b.accept(p.now, l), Err(Errno::EAGAIN));
+    // Now the client speaks: the server has forgotten it and resets.
+    p.a.write(p.now, c, b"hello").unwrap();
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(read_all(&mut p.a, p.now, c).1, Err(Errno::ECONNRESET));
+    assert_eq!(p.a.state(c), Ok(TcpState::Closed));
+    let rst = p.sent(false).into_iter().last().unwrap().clone();
+    assert!(rst.flags.rst());
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    state_changes(&mut p.a);
+    state_changes(&mut p.b);
+    p.a.close(p.now, c).unwrap();
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_secs(1));
+    for st in [&mut p.a, &mut p.b] {
+        let seq: Vec<TcpState> = state_changes(st).into_iter().map(|c| c.2).collect();
+        assert_eq!(seq, vec![TcpState::FinWait1, TcpState::Closing, TcpState::TimeWait]);
+        assert_eq!(st.table_sizes().time_wait, 1);
+    }
+    p.run_for(Duration::from_secs(60));
+    assert_eq!(p.a.table_sizes(), TableSizes::default());
+    assert_eq!(p.b.table_sizes(), TableSizes::default());
+}
+
+#[test]
+fn simultaneous_open_both_syn_received() {
+    let mut p = Pair::new(Config::seed());
+    let x = p.a.socket(p.now).unwrap();
+    let y = p.b.socket(p.now).unwrap();
+    p.a.bind(p.now, x, SocketAddr::new(A, 5000)).unwrap();
+    p.b.bind(p.now, y, SocketAddr::new(B, 6000)).unwrap();
+    assert_eq!(p.a.connect(p.now, x, SocketAddr::new(B, 6000)), Err(Errno::EINPROGRESS));
+    assert_eq!(p.b.connect(p.now, y, SocketAddr::new(A, 5000)), Err(Errno::EINPROGRESS));
+    p.run_for(Duration::from_secs(1));
+    for st in [&mut p.a, &mut p.b] {
+        let seq: Vec<TcpState> = state_changes(st).into_iter().map(|c| c.2).collect();
+        assert_eq!(seq, vec![TcpState::SynSent, TcpState::SynRecv, TcpState::Established]);
+    }
+    p.a.write(p.now, x, b"ping").unwrap();
+    p.b.write(p.now, y, b"pong").unwrap();
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(read_all(&mut p.b, p.now, y).0, b"ping");
+    assert_eq!(read_all(&mut p.a, p.now, x).0, b"pong");
+    // SYN, SYN-ACK, ACK from each side; no retransmission.
+    assert_eq!(p.a.counters().get(Counter::RetransSegs), 0);
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    p.a.write(p.now, c, b"unread").unwrap();
+    p.run_for(Duration::from_millis(100));
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let last = p.sent(false).into_iter().last().unwrap().clone();
+    assert_eq!(last.flags, TcpFlags::RST | TcpFlags::ACK);
+    assert_eq!(p.b.counters().get(Counter::TcpAbortOnClose), 1);
+    assert_eq!(read_all(&mut p.a, p.now, c).1, Err(Errno::ECONNRESET));
+    assert_eq!(p.b.table_sizes(), TableSizes { listeners: 1, ..Default::default() });
+}
+
+#[test]
+fn linger_zero_resets_and_skips_time_wait() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, _s) = p.establish();
+    p.a.setsockopt(p.now, c, SockOpt::Linger(Some(0))).unwrap();
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let last = p.sent(true).into_iter().last().unwrap().clone();
+    assert!(last.flags.rst());
+    assert_eq!(p.a.table_sizes(), TableSizes::default(), "no TIME_WAIT");
+}
+
+#[test]
+fn half_close_keeps_receiving_and_fin_wait2_lasts() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    p.a.shutdown(p.now, c, Shutdown::Write).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.state(c), Ok(TcpState::FinWait2));
+    assert_eq!(read_all(&mut p.b, p.now, s).1, Ok(0));
+    assert_eq!(p.a.write(p.now, c, b"x"), Err(Errno::EPIPE));
+    p.run_for(Duration::from_secs(1000));
+    assert_eq!(p.a.state(c), Ok(TcpState::FinWait2), "after shutdown() FIN_WAIT_2 is indefinite");
+    p.b.write(p.now, s, b"still talking").unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(read_all(&mut p.a, p.now, c).0, b"still talking");
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.table_sizes().time_wait, 1);
+}
+
+#[test]
+fn orphaned_fin_wait2_times_out_then_resets() {
+    let mut cfg = Config::seed();
+    cfg.tcp_fin_timeout = Duration::from_secs(2);
+    let mut p = Pair::new(cfg);
+    let (c, _l, s) = p.establish();
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let socks = p.a.sockets(p.now);
+    assert_eq!(socks.len(), 1);
+    assert_eq!(socks[0].state, TcpState::FinWait2);
+    assert_eq!(p.a.table_sizes().connections, 0, "a compact record, not a TCB");
+    p.run_for(Duration::from_secs(3));
+    assert_eq!(p.a.table_sizes(), TableSizes::default());
+    p.b.write(p.now, s, b"late").unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert!(p.sent(true).into_iter().last().unwrap().flags.rst());
+    assert_eq!(read_all(&mut p.b, p.now, s).1, Err(Errno::EPIPE));
+}
+
+#[test]
+fn close_wait_lasts_until_close() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_secs(3600));
+    assert_eq!(p.b.state(s), Ok(TcpState::CloseWait));
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.b.table_sizes().connections, 0);
+}
+
+#[test]
+fn keepalive_probes_then_reset() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    p.b.setsockopt(p.now, s, SockOpt::KeepIdle(10)).unwrap();
+    p.b.setsockopt(p.now, s, SockOpt::KeepIntvl(2)).unwrap();
+    p.b.setsockopt(p.now, s, SockOpt::KeepCnt(3)).unwrap();
+    p.b.setsockopt(p.now, s, SockOpt::KeepAlive(true)).unwrap();
+    let start = p.now;
+    // The client answers the first probe, then vanishes.
+    p.run_for(Duration::from_secs(11));
+    assert_eq!(p.b.counters().get(Counter::TcpKeepAlive), 1);
+    assert_eq!(p.b.state(s), Ok(TcpState::Established));
+    p.filter = Some(Box::new(|s: &Seen| s.from_a));
+    p.run_for(Duration::from_secs(60));
+    assert_eq!(p.b.state(s), Ok(TcpState::Closed));
+    assert_eq!(read_all(&mut p.b, p.now, s).1, Err(Errno::ETIMEDOUT));
+    let probes: Vec<f64> = p
+        .sent(false)
+        .iter()
+        .filter(|x| x.len == 0 && x.flags == TcpFlags::ACK && x.at > start)
+        .map(|x| (x.at - start).as_secs_f64())
+        .collect();
+    // Probe at idle (10 s), answered; next idle period ends 10 s after the answer,
+    // then every 2 s; the 4th period resets.
+    assert_eq!(probes.len(), 4, "{probes:?}");
+    assert!((probes[0] - 10.0).abs() < 0.01);
+    let _ = c;
+}
+
+#[test]
+fn zero_window_holds_fin_in_fin_wait1() {
+    let mut cfg = Config::seed();
+    cfg.tcp_rmem = [4096, 8192, 8192];
+    let mut p = Pair::new(cfg);
+    let (c, _l, s) = p.establish();
+    let data = vec![7u8; 64 * 1024];
+    let mut sent = 0;
+    while sent < data.len() {
+        match p.a.write(p.now, c, &data[sent..]) {
+            Ok(n) => sent += n,
+            Err(Errno::EAGAIN) => p.run_for(Duration::from_millis(50)),
+            Err(e) => panic!("{e}"),
+        }
+        if p.now > t(30.0) {
+            break;
+        }
+    }
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_secs(20));
+    let states: Vec<TcpState> = p.a.sockets(p.now).iter().map(|x| x.state).collect();
+    assert_eq!(states, vec![TcpState::FinWait1], "the FIN waits behind the zero window");
+    assert!(p.a.counters().get(Counter::TcpWinProbe) > 0);
+    // The application reads: the window opens, the data and then the FIN go out.
+    let mut got = 0;
+    for _ in 0..400 {
+        got += read_all(&mut p.b, p.now, s).0.len();
+        p.run_for(Duration::from_millis(200));
+    }
+    assert_eq!(got, sent);
+    assert_eq!(read_all(&mut p.b, p.now, s).1, Ok(0));
+}
+
+#[test]
+fn retries2_gives_up_after_about_924_seconds() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, _s) = p.establish();
+    p.filter = Some(Box::new(|s: &Seen| s.from_a));
+    let start = p.now;
+    p.a.write(p.now, c, b"into the void").unwrap();
+    p.run_for(Duration::from_secs(2000));
+    assert_eq!(read_all(&mut p.a, p.now, c).1, Err(Errno::ETIMEDOUT));
+    let ended = p
+        .a
+        .drain_events()
+        .find_map(|e| matches!(e.kind, EventKind::State { to: TcpState::Closed, .. }).then_some(e.at))
+        .unwrap();
+    let took = (ended - start).as_secs_f64();
+    assert!((924.6..924.6 + 120.0).contains(&took), "{took}");
+    assert_eq!(p.a.counters().get(Counter::TcpAbortOnTimeout), 1);
+}
+
+/// A byte stream anyone can regenerate from the offset.
+fn gen(off: usize, out: &mut [u8]) {
+    for (k, b) in out.iter_mut().enumerate() {
+        let i = (off + k) as u64;
+        *b = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 37) as u8;
+    }
+}
+
+/// Move `total` bytes from one side to the other; both ends hash what they saw.
+fn transfer(p: &mut Pair, from_a: bool, src_fd: Fd, dst_fd: Fd, total: usize) {
+    let (mut sent, mut got) = (0usize, 0usize);
+    let (mut hs, mut hr) = (Sha256::new(), Sha256::new());
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
+    let limit = p.now + Duration::from_secs(100_000);
+    while got < total {
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            gen(sent, &mut chunk[..n]);
+            let src = if from_a { &mut p.a } else { &mut p.b };
+            match src.write(p.now, src_fd, &chunk[..n]) {
+                Ok(k) => {
+                    hs.update(&chunk[..k]);
+                    sent += k;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        assert!(p.step(limit), "transfer stalled at {got} of {total}");
+        let dst = if from_a { &mut p.b } else { &mut p.a };
+        while let Ok(k) = dst.read(p.now, dst_fd, &mut buf) {
+            if k == 0 {
+                break;
+            }
+            hr.update(&buf[..k]);
+            got += k;
+        }
+    }
+    assert_eq!(got, total);
+    assert_eq!(hs.finalize(), hr.finalize(), "byte-exact");
+}
+
+#[test]
+fn hundred_megabytes_each_way_over_a_lossy_reordering_duplicating_link() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    p.keep_log = false;
+    p.faults = Faults { loss: 0.05, dup: 0.02, reorder: 0.05 };
+    transfer(&mut p, true, c, s, 100 << 20);
+    transfer(&mut p, false, s, c, 100 << 20);
+    assert!(p.a.counters().get(Counter::RetransSegs) > 0);
+    assert!(p.b.counters().get(Counter::RetransSegs) > 0);
+    // Both close cleanly afterwards.
+    p.faults = Faults::default();
+    p.a.close(p.now, c).unwrap();
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_secs(200));
+    assert_eq!(p.a.table_sizes(), TableSizes::default());
+    assert_eq!(p.b.table_sizes(), TableSizes { listeners: 1, ..Default::default() });
+}
+
+#[test]
+fn same_seed_same_events_different_seed_different_isn() {
+    let run = |seed: u64| {
+        let mut cfg = Config::seed();
+        cfg.seed = seed;
+        let mut p = Pair::new(cfg);
+        p.faults = Faults { loss: 0.1, dup: 0.05, reorder: 0.1 };
+        let (c, _l, s) = p.establish();
+        transfer(&mut p, true, c, s, 200_000);
+        let ev: Vec<String> = p.a.drain_events().chain(p.b.drain_events()).map(|e| format!("{e:?}")).collect();
+        (ev, p.log.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>())
+    };
+    let (e1, l1) = run(1);
+    let (e2, l2) = run(1);
+    assert_eq!(e1, e2);
+    assert_eq!(l1, l2);
+    let (e3, _) = run(2);
+    assert_ne!(e1, e3);
+}
+
+#[test]
+fn ephemeral_ports_run_out() {
+    let mut cfg = Config::seed();
+    cfg.ip_local_port_range = (40000, 40002);
+    let mut p = Pair::new(cfg);
+    for _ in 0..3 {
+        let c = p.a.socket(p.now).unwrap();
+        assert_eq!(p.a.connect(p.now, c, SocketAddr::new(B, 80)), Err(Errno::EINPROGRESS));
+    }
+    let c = p.a.socket(p.now).unwrap();
+    assert_eq!(p.a.connect(p.now, c, SocketAddr::new(B, 80)), Err(Errno::EADDRNOTAVAIL));
+    // Another destination can reuse the same ports.
+    assert_eq!(p.a.connect(p.now, c, SocketAddr::new(B, 81)), Err(Errno::EINPROGRESS));
+}
+
+#[test]
+fn socket_limit_gives_emfile() {
+    let mut cfg = Config::seed();
+    cfg.max_sockets = 2;
+    let mut p = Pair::new(cfg);
+    let a = p.a.socket(p.now).unwrap();
+    let b = p.a.socket(p.now).unwrap();
+    assert_eq!((a, b), (Fd(3), Fd(4)));
+    assert_eq!(p.a.socket(p.now), Err(Errno::EMFILE));
+    p.a.close(p.now, a).unwrap();
+    assert_eq!(p.a.socket(p.now), Ok(Fd(3)), "lowest free descriptor");
+}
+
+#[test]
+fn errno_contract() {
+    let mut p = Pair::new(Config::seed());
+    let now = p.now;
+    assert_eq!(p.a.read(now, Fd(99), &mut [0; 4]), Err(Errno::EBADF));
+    let f = p.a.socket(now).unwrap();
+    assert_eq!(p.a.read(now, f, &mut [0; 4]), Err(Errno::ENOTCONN));
+    assert_eq!(p.a.write(now, f, b"x"), Err(Errno::EPIPE));
+    assert_eq!(p.a.accept(now, f), Err(Errno::EINVAL));
+    assert_eq!(p.a.shutdown(now, f, Shutdown::Both), Err(Errno::ENOTCONN));
+    assert_eq!(p.a.bind(now, f, SocketAddr::new(B, 1)), Err(Errno::EADDRNOTAVAIL));
+    p.a.bind(now, f, SocketAddr::new(A, 7000)).unwrap();
+    assert_eq!(p.a.bind(now, f, SocketAddr::new(A, 7001)), Err(Errno::EINVAL));
+    let g = p.a.socket(now).unwrap();
+    assert_eq!(p.a.bind(now, g, SocketAddr::new(A, 7000)), Err(Errno::EADDRINUSE));
+    assert_eq!(p.a.setsockopt(now, g, SockOpt::KeepCnt(0)), Err(Errno::EINVAL));
+    assert_eq!(p.a.setsockopt(now, g, SockOpt::MaxSeg(10)), Err(Errno::EINVAL));
+    // Nobody listens on B:80: RST, ECONNREFUSED.
+    let c = p.a.socket(now).unwrap();
+    assert_eq!(p.a.connect(now, c, SocketAddr::new(B, 80)), Err(Errno::EINPROGRESS));
+    assert_eq!(p.a.connect(now, c, SocketAddr::new(B, 80)), Err(Errno::EALREADY));
+    assert_eq!(p.a.write(now, c, b"x"), Err(Errno::EAGAIN));
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.a.getsockopt(c, SockOptName::Error), Ok(SockOpt::Error(Some(Errno::ECONNREFUSED))));
+    // A connected socket.
+    let (x, _l, _s) = p.establish();
+    assert_eq!(p.a.connect(p.now, x, SocketAddr::new(B, 80)), Err(Errno::EISCONN));
+    p.a.shutdown(p.now, x, Shutdown::Write).unwrap();
+    assert_eq!(p.a.write(p.now, x, b"x"), Err(Errno::EPIPE));
+}
