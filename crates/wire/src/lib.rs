@@ -6,6 +6,30 @@
 //! `tcp_options_write()` uses, so our segments look like the kernel's in a capture and
 //! in packetdrill expectations.
 //!
+//! ```
+//! use synack_wire::*;
+//! let syn = Packet {
+//!     ip: IpInfo { src: "192.0.2.1".parse().unwrap(), dst: "192.168.0.1".parse().unwrap(), ttl: 64 },
+//!     tcp: TcpSegment {
+//!         src_port: 40000, dst_port: 8080, seq: 0, ack: 0, flags: TcpFlags::SYN,
+//!         window: 65535, urgent: 0, payload: &[],
+//!         options: TcpOptions {
+//!             mss: Some(1460), window_scale: Some(7), sack_permitted: true,
+//!             timestamps: Some(Timestamps { val: 1, ecr: 0 }),
+//!             ..TcpOptions::default()
+//!         },
+//!     },
+//! };
+//! let mut buf = Vec::with_capacity(1500);
+//! emit(&syn, &mut buf);
+//! assert_eq!(buf.len(), emitted_len(&syn));
+//! assert_eq!(parse(&buf), Ok(syn));
+//! assert_eq!(
+//!     syn.to_string(),
+//!     "192.0.2.1:40000 > 192.168.0.1:8080 S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>",
+//! );
+//! ```
+//!
 //! The parser and writer are hand-written rather than built on a header crate: the part
 //! that matters here is Linux's behaviour (which malformations drop a packet and which
 //! counter they bump, which option lengths are ignored, the exact option order and
@@ -253,7 +277,8 @@ impl TcpSegment<'_> {
     }
 }
 
-/// The IP part we care about. `src`/`dst` are both V4 or both V6.
+/// The IP part we care about. `src`/`dst` are both V4 or both V6 (mixing them is a
+/// caller bug; [`emit`] then follows `src`'s family, see its docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IpInfo {
     pub src: IpAddr,

@@ -37,7 +37,7 @@ fn be32(b: &[u8]) -> u32 {
 /// A Fast Open cookie as Linux's `tcp_parse_fastopen_option()` accepts it: empty (a
 /// request) or 4..=16 bytes, and always even. Anything else is ignored.
 fn fastopen(kind: FastOpenKind, cookie: &[u8]) -> Option<FastOpenOption> {
-    let ok = cookie.is_empty() || ((4..=16).contains(&cookie.len()) && cookie.len() % 2 == 0);
+    let ok = cookie.is_empty() || ((4..=16).contains(&cookie.len()) && cookie.len() & 1 == 0);
     ok.then(|| FastOpenOption::with_cookie(kind, cookie))
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn parse_options(bytes: &[u8]) -> Result<TcpOptions, ParseError> {
             (MSS, 2) => o.mss = Some(be16(body)).filter(|&m| m != 0),
             (WSCALE, 1) => o.window_scale = Some(body[0].min(MAX_WINDOW_SCALE)),
             (SACK_PERM, 0) => o.sack_permitted = true,
-            (SACK, n) if n >= 8 && n % 8 == 0 => {
+            (SACK, n) if n >= 8 && n & 7 == 0 => {
                 // At most 4 blocks fit in 40 bytes of option space, so `n / 8 <= 4`.
                 let mut blocks = [SackBlock::default(); 4];
                 for (b, chunk) in blocks.iter_mut().zip(body.chunks_exact(8)) {
@@ -211,7 +211,7 @@ pub(crate) fn write_options(o: &TcpOptions, out: &mut [u8]) {
             }
         }
         w.put(cookie);
-        while (w.pos - start) % 4 != 0 {
+        while (w.pos - start) & 3 != 0 {
             w.put(&[NOP]);
         }
     }
@@ -288,4 +288,49 @@ fn fmt_cookie(f: &mut fmt::Formatter<'_>, name: &str, cookie: &[u8]) -> fmt::Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Raw<'a>(&'a [u8]);
+    impl fmt::Display for Raw<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt_options(self.0, f)
+        }
+    }
+
+    #[test]
+    fn raw_option_formatting_never_trusts_lengths() {
+        assert_eq!(Raw(&[1, 0, 2, 4]).to_string(), "nop,eol");
+        assert_eq!(Raw(&[99, 3, 0]).to_string(), "opt 99 len 3");
+        assert_eq!(Raw(&[2, 9, 0]).to_string(), "bad option 2");
+        assert_eq!(Raw(&[2]).to_string(), "bad option 2");
+        assert_eq!(Raw(&[3, 3, 15]).to_string(), "wscale 15");
+        assert_eq!(Raw(&[]).to_string(), "");
+    }
+
+    #[test]
+    fn layout_len_matches_what_is_written() {
+        let mut o = TcpOptions {
+            mss: Some(536),
+            window_scale: Some(2),
+            sack_permitted: true,
+            timestamps: Some(Timestamps { val: 1, ecr: 2 }),
+            fast_open: Some(FastOpenOption::with_cookie(
+                FastOpenKind::Experimental,
+                &[1; 16],
+            )),
+            ..TcpOptions::default()
+        };
+        assert_eq!(layout_len(&o), 40);
+        o.set_sack(&[SackBlock { left: 1, right: 2 }]);
+        assert_eq!(layout_len(&o), 52);
+        assert_eq!(canonical(&o).sack_len, 0);
+        let mut buf = [0xEE; 40];
+        write_options(&canonical(&o), &mut buf);
+        assert!(!buf.contains(&0xEE), "every byte written");
+        assert_eq!(parse_options(&buf), Ok(canonical(&o)));
+    }
 }

@@ -316,7 +316,7 @@ fn check_round_trip(ip: IpInfo) -> usize {
             assert_eq!(c.canonical(), c, "canonical is idempotent");
             let olen = c.encoded_len();
             assert_eq!(olen, o.encoded_len());
-            assert!(olen <= MAX_OPTIONS_LEN && olen % 4 == 0, "{o:?}: {olen}");
+            assert!(olen <= MAX_OPTIONS_LEN && olen & 3 == 0, "{o:?}: {olen}");
             assert_eq!(option_block(&buf).len(), olen);
             // SACK blocks are only dropped when the next one would not fit.
             if c.sack().len() < o.sack().len() {
@@ -477,7 +477,7 @@ fn with_raw_options(opts: &[u8]) -> Vec<u8> {
     };
     let b = emit_vec(&p);
     let mut o = opts.to_vec();
-    while o.len() % 4 != 0 {
+    while o.len() & 3 != 0 {
         o.push(0);
     }
     let mut v = b[..40].to_vec();
