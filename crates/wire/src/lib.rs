@@ -5,13 +5,59 @@
 //! and the Linux MIB counter it bumps); `emit` writes options in the exact order Linux's
 //! `tcp_options_write()` uses, so our segments look like the kernel's in a capture and
 //! in packetdrill expectations.
+//!
+//! ```
+//! use synack_wire::*;
+//! let syn = Packet {
+//!     ip: IpInfo { src: "192.0.2.1".parse().unwrap(), dst: "192.168.0.1".parse().unwrap(), ttl: 64 },
+//!     tcp: TcpSegment {
+//!         src_port: 40000, dst_port: 8080, seq: 0, ack: 0, flags: TcpFlags::SYN,
+//!         window: 65535, urgent: 0, payload: &[],
+//!         options: TcpOptions {
+//!             mss: Some(1460), window_scale: Some(7), sack_permitted: true,
+//!             timestamps: Some(Timestamps { val: 1, ecr: 0 }),
+//!             ..TcpOptions::default()
+//!         },
+//!     },
+//! };
+//! let mut buf = Vec::with_capacity(1500);
+//! emit(&syn, &mut buf);
+//! assert_eq!(buf.len(), emitted_len(&syn));
+//! assert_eq!(parse(&buf), Ok(syn));
+//! assert_eq!(
+//!     syn.to_string(),
+//!     "192.0.2.1:40000 > 192.168.0.1:8080 S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>",
+//! );
+//! ```
+//!
+//! The parser and writer are hand-written rather than built on a header crate: the part
+//! that matters here is Linux's behaviour (which malformations drop a packet and which
+//! counter they bump, which option lengths are ignored, the exact option order and
+//! padding on output, no allocation on the hot path), and a general-purpose crate would
+//! need all of that layered on top anyway.
 #![forbid(unsafe_code)]
 
+mod options;
 mod seq;
 pub use seq::SeqNum;
 
 use std::fmt;
 use std::net::IpAddr;
+
+/// Length of an IPv4 header without options (all [`emit`] writes).
+pub const IPV4_HEADER_LEN: usize = 20;
+/// Length of the fixed IPv6 header.
+pub const IPV6_HEADER_LEN: usize = 40;
+/// Length of a TCP header without options.
+pub const TCP_HEADER_LEN: usize = 20;
+/// Room for options in a TCP header (data offset 15 × 4 − 20).
+pub const MAX_OPTIONS_LEN: usize = 40;
+/// Largest window-scale shift (RFC 7323, Linux `TCP_MAX_WSCALE`).
+pub const MAX_WINDOW_SCALE: u8 = 14;
+/// Magic number after kind 254 that marks the experimental Fast Open option.
+pub const FASTOPEN_EXP_MAGIC: u16 = 0xF989;
+/// IP protocol number of TCP.
+pub const IPPROTO_TCP: u8 = 6;
 
 /// TCP header flags, as the byte at offset 13 of the TCP header.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -136,8 +182,14 @@ impl FastOpenOption {
             len: len as u8,
         }
     }
+    /// The meaningful cookie bytes. `len` is a public field, so a value above 16 is
+    /// clamped here rather than trusted (indexing past the array would panic).
     pub fn cookie(&self) -> &[u8] {
-        &self.cookie[..self.len as usize]
+        &self.cookie[..usize::from(self.len).min(self.cookie.len())]
+    }
+    /// An empty cookie: the client asks the server for one.
+    pub fn is_request(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -169,8 +221,38 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// The meaningful SACK blocks. `sack_len` is a public field, so a value above 4 is
+    /// clamped here rather than trusted (indexing past the array would panic).
     pub fn sack(&self) -> &[SackBlock] {
-        &self.sack_blocks[..self.sack_len as usize]
+        &self.sack_blocks[..usize::from(self.sack_len).min(self.sack_blocks.len())]
+    }
+
+    /// Set the SACK blocks (at most 4 are kept; fewer fit next to timestamps, see
+    /// [`canonical`](TcpOptions::canonical)).
+    pub fn set_sack(&mut self, blocks: &[SackBlock]) {
+        let n = blocks.len().min(self.sack_blocks.len());
+        self.sack_blocks = [SackBlock::default(); 4];
+        self.sack_blocks[..n].copy_from_slice(&blocks[..n]);
+        self.sack_len = n as u8;
+    }
+
+    /// The options exactly as [`emit`] writes them and [`parse`] reads them back, so
+    /// `parse(emit(p)).tcp.options == p.tcp.options.canonical()` always holds:
+    /// - SACK blocks are dropped from the end until everything fits in 40 bytes (Linux
+    ///   sizes its SACK blocks to the space left: 3 next to timestamps, 4 without);
+    /// - MSS 0 is dropped (Linux writes no MSS option for 0, and ignores one it receives);
+    /// - a window scale above 14 becomes 14 (RFC 7323; Linux clamps on receive);
+    /// - a Fast Open cookie Linux would ignore (odd, or 1..=3 or more than 16 bytes) is
+    ///   dropped;
+    /// - unused SACK entries and cookie bytes are zeroed, so `==` compares meaning.
+    pub fn canonical(&self) -> TcpOptions {
+        options::canonical(self)
+    }
+
+    /// Bytes of option space [`emit`] uses for these options: a multiple of 4, at most
+    /// [`MAX_OPTIONS_LEN`].
+    pub fn encoded_len(&self) -> usize {
+        options::layout_len(&self.canonical())
     }
 }
 
@@ -195,7 +277,8 @@ impl TcpSegment<'_> {
     }
 }
 
-/// The IP part we care about. `src`/`dst` are both V4 or both V6.
+/// The IP part we care about. `src`/`dst` are both V4 or both V6 (mixing them is a
+/// caller bug; [`emit`] then follows `src`'s family, see its docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IpInfo {
     pub src: IpAddr,
