@@ -12,7 +12,10 @@ pub(crate) struct SendBuf {
 
 impl SendBuf {
     pub(crate) fn new(limit: usize) -> Self {
-        SendBuf { data: VecDeque::new(), limit }
+        SendBuf {
+            data: VecDeque::new(),
+            limit,
+        }
     }
     pub(crate) fn len(&self) -> usize {
         self.data.len()
@@ -75,7 +78,10 @@ pub(crate) struct RecvBuf {
 
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> Self {
-        RecvBuf { cap, ..Default::default() }
+        RecvBuf {
+            cap,
+            ..Default::default()
+        }
     }
     pub(crate) fn len(&self) -> usize {
         self.len

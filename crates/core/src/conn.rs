@@ -33,7 +33,9 @@ const PAWS_24DAYS: Duration = Duration::from_secs(24 * 24 * 3600);
 /// Linux's `tcp_model_timeout()`: how long `boundary` retransmissions take when the RTO
 /// starts at `rto_base` and doubles up to RTO_MAX. A retry count becomes a time budget.
 pub(crate) fn model_timeout(boundary: u32, rto_base: Duration) -> Duration {
-    let thresh = (RTO_MAX.as_micros() / rto_base.as_micros().max(1)).max(1).ilog2();
+    let thresh = (RTO_MAX.as_micros() / rto_base.as_micros().max(1))
+        .max(1)
+        .ilog2();
     if boundary <= thresh {
         rto_base * ((2u32 << boundary) - 1)
     } else {
@@ -728,7 +730,8 @@ impl Conn {
         match self.recover {
             Some(rec) if ack < rec => {
                 // NewReno partial ACK: the next hole is lost too.
-                self.cwnd = self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
+                self.cwnd =
+                    self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
                 self.rtx_head = true;
             }
             Some(_) => {
@@ -848,7 +851,10 @@ impl Conn {
             let mss = (payload.len() as u32).max(1);
             self.quick = (self.rcv.capacity() as u32 / (2 * mss)).clamp(2, MAX_QUICKACKS);
         }
-        self.rcv_mss = self.rcv_mss.max(payload.len() as u32).min(self.advmss as u32);
+        self.rcv_mss = self
+            .rcv_mss
+            .max(payload.len() as u32)
+            .min(self.advmss as u32);
         match self.rcv.insert(off, data) {
             None => {
                 cx.incr(if self.rcv.space() == 0 {
@@ -868,8 +874,8 @@ impl Conn {
                 let had_ooo = off == 0 && self.rcv.has_ooo();
                 self.rcv_nxt = self.rcv_nxt + n as u32;
                 self.unacked_bytes += n as u32;
-                self.rcv_ssthresh = (self.rcv_ssthresh + 2 * self.advmss as u32)
-                    .min(self.rcv.capacity() as u32);
+                self.rcv_ssthresh =
+                    (self.rcv_ssthresh + 2 * self.advmss as u32).min(self.rcv.capacity() as u32);
                 if self.quick > 0 {
                     self.quick -= 1;
                     self.ack_now = true;
@@ -992,7 +998,10 @@ impl Conn {
 
     /// Send an active RST (`tcp_send_active_reset`) and kill the connection.
     pub(crate) fn abort(&mut self, cx: &mut Ctx<'_>, err: Option<Errno>) {
-        if !matches!(self.state, TcpState::Closed | TcpState::SynSent | TcpState::Listen) {
+        if !matches!(
+            self.state,
+            TcpState::Closed | TcpState::SynSent | TcpState::Listen
+        ) {
             let rst = Ctrl {
                 src: self.local,
                 dst: self.remote,
@@ -1000,7 +1009,10 @@ impl Conn {
                 ack: self.rcv_nxt.0,
                 flags: TcpFlags::RST | TcpFlags::ACK,
                 win: self.window_field(),
-                ts: self.neg.ts.then(|| Timestamps { val: ts_now(cx.now, self.ts_off), ecr: self.ts_recent }),
+                ts: self.neg.ts.then(|| Timestamps {
+                    val: ts_now(cx.now, self.ts_off),
+                    ecr: self.ts_recent,
+                }),
             };
             cx.incr(Counter::OutRsts);
             cx.send_ctrl(rst);
@@ -1015,7 +1027,10 @@ impl Conn {
 
     fn drop_event(&self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, reason: crate::DropReason) {
         let (src, dst) = (self.remote, self.local);
-        cx.events.push(cx.now, || EventKind::Drop { seg: Some(seg_info(src, dst, seg)), reason });
+        cx.events.push(cx.now, || EventKind::Drop {
+            seg: Some(seg_info(src, dst, seg)),
+            reason,
+        });
     }
 
     // ------------------------------------------------------------- app calls
@@ -1100,10 +1115,16 @@ impl Conn {
     // --------------------------------------------------------------- timers
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.rtx_deadline, self.probe_deadline, self.delack_deadline, self.ka_deadline, self.fw2_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rtx_deadline,
+            self.probe_deadline,
+            self.delack_deadline,
+            self.ka_deadline,
+            self.fw2_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fire every deadline that is due at `cx.now`.
@@ -1159,7 +1180,11 @@ impl Conn {
 
     fn timer_event(&self, cx: &mut Ctx<'_>, timer: TimerKind) {
         let (local, remote) = (self.local, self.remote);
-        cx.events.push(cx.now, || EventKind::Timer { local, remote, timer });
+        cx.events.push(cx.now, || EventKind::Timer {
+            local,
+            remote,
+            timer,
+        });
     }
 
     /// `tcp_write_timeout()`: has this connection retried long enough?
@@ -1174,7 +1199,11 @@ impl Conn {
         };
         if syn {
             let max = retries
-                + if self.state == TcpState::SynSent { cx.cfg.tcp_syn_linear_timeouts as u32 } else { 0 };
+                + if self.state == TcpState::SynSent {
+                    cx.cfg.tcp_syn_linear_timeouts as u32
+                } else {
+                    0
+                };
             if self.retransmits >= max {
                 return true;
             }
@@ -1182,7 +1211,9 @@ impl Conn {
         if self.retransmits == 0 {
             return false;
         }
-        let Some(start) = self.retrans_stamp else { return false };
+        let Some(start) = self.retrans_stamp else {
+            return false;
+        };
         let budget = if self.opts.user_timeout > 0 && !syn {
             Duration::from_millis(self.opts.user_timeout.into())
         } else {
@@ -1329,7 +1360,11 @@ impl Conn {
     fn sendable(&self) -> Option<(u32, bool)> {
         if !matches!(
             self.state,
-            TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck | TcpState::Closing
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::LastAck
+                | TcpState::Closing
         ) {
             return None;
         }
@@ -1356,7 +1391,10 @@ impl Conn {
                 if len < self.max_window / 2 && self.snd_nxt > self.snd_una {
                     return None;
                 }
-            } else if !self.opts.nodelay && self.snd_nxt > self.snd_una && self.snd_sml > self.snd_una {
+            } else if !self.opts.nodelay
+                && self.snd_nxt > self.snd_una
+                && self.snd_sml > self.snd_una
+            {
                 return None;
             }
         }
@@ -1400,7 +1438,11 @@ impl Conn {
 
     /// Build the next segment into `out` (header fields) and copy its payload into
     /// `payload`. Returns `None` when there is nothing to send.
-    pub(crate) fn next_segment(&mut self, cx: &mut Ctx<'_>, payload: &mut Vec<u8>) -> Option<OutSeg> {
+    pub(crate) fn next_segment(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        payload: &mut Vec<u8>,
+    ) -> Option<OutSeg> {
         payload.clear();
         if self.state == TcpState::Closed {
             self.ack_now = false;
@@ -1414,15 +1456,23 @@ impl Conn {
         if self.syn_pending {
             self.syn_pending = false;
             let simultaneous = self.state == TcpState::SynRecv;
-            flags = if simultaneous { TcpFlags::SYN | TcpFlags::ACK } else { TcpFlags::SYN };
+            flags = if simultaneous {
+                TcpFlags::SYN | TcpFlags::ACK
+            } else {
+                TcpFlags::SYN
+            };
             seq = self.iss;
             options.mss = Some(self.advmss);
             options.sack_permitted = self.neg.sack;
             if self.neg.ts {
                 let ecr = if simultaneous { self.ts_recent } else { 0 };
-                options.timestamps = Some(Timestamps { val: ts_now(now, self.ts_off), ecr });
+                options.timestamps = Some(Timestamps {
+                    val: ts_now(now, self.ts_off),
+                    ecr,
+                });
             }
-            let wscale_ok = cx.cfg.tcp_window_scaling && (!simultaneous || self.neg.wscale.is_some());
+            let wscale_ok =
+                cx.cfg.tcp_window_scaling && (!simultaneous || self.neg.wscale.is_some());
             if wscale_ok {
                 options.window_scale = Some(our_wscale(cx.cfg));
             }
@@ -1439,13 +1489,24 @@ impl Conn {
             }
             // A SYN's window is whole MSS without the timestamp allowance (no ts_recent
             // yet): 64240 for MSS 1460, as Linux; a SYN-ACK takes the timestamps off.
-            let mss = if simultaneous { self.mss_for_window() } else { self.advmss };
+            let mss = if simultaneous {
+                self.mss_for_window()
+            } else {
+                self.advmss
+            };
             let win = initial_rcv_window(self.rcv.capacity(), mss).min(65535) as u16;
             let ack = if simultaneous { self.rcv_nxt.0 } else { 0 };
             if simultaneous {
                 self.ack_sent();
             }
-            return Some(OutSeg { seq: seq.0, ack, flags, win, options, len: 0 });
+            return Some(OutSeg {
+                seq: seq.0,
+                ack,
+                flags,
+                win,
+                options,
+                len: 0,
+            });
         }
 
         let mut len = 0u32;
@@ -1510,20 +1571,31 @@ impl Conn {
             return Some(self.finish(cx, seq, flags, 0, options));
         }
 
-        // Arm the zero-window probe when the window stops us.
-        if self.has_unsent()
-            && self.snd_wnd == 0
-            && self.snd_nxt == self.snd_una
-            && self.probe_deadline.is_none()
-            && matches!(self.state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::LastAck)
-        {
-            self.probe_deadline = Some(now + self.probe_interval());
-        }
-
         if self.ack_now {
             return Some(self.finish(cx, self.snd_nxt, flags, 0, options));
         }
         None
+    }
+
+    /// `tcp_check_probe_timer()`: data waits, nothing is in flight, and the window
+    /// will not let it go: probe the window until it opens.
+    pub(crate) fn check_probe_timer(&mut self, now: Instant) {
+        if self.probe_deadline.is_none()
+            && self.rtx_deadline.is_none()
+            && self.snd_nxt == self.snd_una
+            && matches!(
+                self.state,
+                TcpState::Established
+                    | TcpState::CloseWait
+                    | TcpState::FinWait1
+                    | TcpState::LastAck
+                    | TcpState::Closing
+            )
+            && self.has_unsent()
+            && !self.can_send_data()
+        {
+            self.probe_deadline = Some(now + self.probe_interval());
+        }
     }
 
     fn ack_sent(&mut self) {
@@ -1533,9 +1605,19 @@ impl Conn {
         self.last_ack_sent = self.rcv_nxt;
     }
 
-    fn finish(&mut self, cx: &mut Ctx<'_>, seq: SeqNum, flags: TcpFlags, len: u32, mut options: TcpOptions) -> OutSeg {
+    fn finish(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        seq: SeqNum,
+        flags: TcpFlags,
+        len: u32,
+        mut options: TcpOptions,
+    ) -> OutSeg {
         if self.neg.ts {
-            options.timestamps = Some(Timestamps { val: ts_now(cx.now, self.ts_off), ecr: self.ts_recent });
+            options.timestamps = Some(Timestamps {
+                val: ts_now(cx.now, self.ts_off),
+                ecr: self.ts_recent,
+            });
         }
         if self.neg.sack && self.rcv.has_ooo() {
             let max = if self.neg.ts { 3 } else { 4 };
@@ -1553,7 +1635,14 @@ impl Conn {
         self.rcv_adv = self.rcv_nxt + win_bytes;
         let win = (win_bytes >> self.rcv_wscale()).min(65535) as u16;
         self.ack_sent();
-        OutSeg { seq: seq.0, ack: self.rcv_nxt.0, flags, win, options, len }
+        OutSeg {
+            seq: seq.0,
+            ack: self.rcv_nxt.0,
+            flags,
+            win,
+            options,
+            len,
+        }
     }
 
     pub(crate) fn created_by_connect(&self) -> bool {
@@ -1562,7 +1651,10 @@ impl Conn {
 
     /// After a read (`tcp_cleanup_rbuf`): announce a window that at least doubled.
     pub(crate) fn window_update_due(&mut self) -> bool {
-        if !matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2) {
+        if !matches!(
+            self.state,
+            TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2
+        ) {
             return false;
         }
         let now_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
@@ -1581,7 +1673,13 @@ impl Conn {
         if self.opts.keepalive != old.keepalive
             || (self.opts.keepalive && self.opts.keepidle != old.keepidle)
         {
-            if matches!(self.state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2) {
+            if matches!(
+                self.state,
+                TcpState::Established
+                    | TcpState::CloseWait
+                    | TcpState::FinWait1
+                    | TcpState::FinWait2
+            ) {
                 self.arm_keepalive(cx);
             }
         }

@@ -29,9 +29,21 @@ impl Events {
             self.list.push_back(Event { at, kind: kind() });
         }
     }
-    pub(crate) fn state(&mut self, at: Instant, local: SocketAddr, remote: SocketAddr, from: TcpState, to: TcpState) {
+    pub(crate) fn state(
+        &mut self,
+        at: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        from: TcpState,
+        to: TcpState,
+    ) {
         if from != to {
-            self.push(at, || EventKind::State { local, remote, from, to });
+            self.push(at, || EventKind::State {
+                local,
+                remote,
+                from,
+                to,
+            });
         }
     }
 }
@@ -51,7 +63,10 @@ pub(crate) struct Ctrl {
 
 impl Ctrl {
     pub(crate) fn options(&self) -> TcpOptions {
-        TcpOptions { timestamps: self.ts, ..Default::default() }
+        TcpOptions {
+            timestamps: self.ts,
+            ..Default::default()
+        }
     }
     pub(crate) fn info(&self) -> SegmentInfo {
         SegmentInfo {
@@ -91,12 +106,25 @@ impl Ctx<'_> {
     }
     /// The RST answering `seg` when no connection wants it (RFC 9293 "reset generation"):
     /// if it had ACK, `<SEQ=SEG.ACK><CTL=RST>`, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
-    pub(crate) fn reset_reply(&mut self, src: SocketAddr, dst: SocketAddr, seg: &synack_wire::TcpSegment<'_>) {
+    pub(crate) fn reset_reply(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &synack_wire::TcpSegment<'_>,
+    ) {
         if seg.flags.rst() {
             return;
         }
         let c = if seg.flags.ack() {
-            Ctrl { src, dst, seq: seg.ack, ack: 0, flags: TcpFlags::RST, win: 0, ts: None }
+            Ctrl {
+                src,
+                dst,
+                seq: seg.ack,
+                ack: 0,
+                flags: TcpFlags::RST,
+                win: 0,
+                ts: None,
+            }
         } else {
             Ctrl {
                 src,

@@ -6,21 +6,21 @@
 
 pub mod api;
 mod buffer;
+pub mod config;
 mod conn;
+pub mod counters;
 mod ctx;
+pub mod errno;
+pub mod event;
 mod listener;
 mod opts;
 mod secrets;
 mod slab;
-mod timewait;
-pub mod config;
-pub mod counters;
-pub mod errno;
-pub mod event;
 pub mod stack;
 pub mod state;
 pub mod time;
 pub mod timers;
+mod timewait;
 
 pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo};
 pub use config::{Config, Profile};

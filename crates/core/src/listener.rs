@@ -25,7 +25,11 @@ pub(crate) struct Listener {
 impl Listener {
     /// Accept-queue limit: min(backlog, somaxconn) (`sk_max_ack_backlog`).
     pub(crate) fn max_ack_backlog(&self, cfg: &Config) -> u32 {
-        let b = if self.backlog < 0 { u32::MAX } else { self.backlog as u32 };
+        let b = if self.backlog < 0 {
+            u32::MAX
+        } else {
+            self.backlog as u32
+        };
         b.min(cfg.somaxconn)
     }
 

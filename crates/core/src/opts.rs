@@ -30,16 +30,22 @@ impl SockOpts {
         self.sndbuf.unwrap_or(cfg.tcp_wmem[1])
     }
     pub(crate) fn keepidle(&self, cfg: &Config) -> Duration {
-        self.keepidle.map(|s| Duration::from_secs(s.into())).unwrap_or(cfg.tcp_keepalive_time)
+        self.keepidle
+            .map(|s| Duration::from_secs(s.into()))
+            .unwrap_or(cfg.tcp_keepalive_time)
     }
     pub(crate) fn keepintvl(&self, cfg: &Config) -> Duration {
-        self.keepintvl.map(|s| Duration::from_secs(s.into())).unwrap_or(cfg.tcp_keepalive_intvl)
+        self.keepintvl
+            .map(|s| Duration::from_secs(s.into()))
+            .unwrap_or(cfg.tcp_keepalive_intvl)
     }
     pub(crate) fn keepcnt(&self, cfg: &Config) -> u32 {
         self.keepcnt.unwrap_or(cfg.tcp_keepalive_probes)
     }
     pub(crate) fn syn_retries(&self, cfg: &Config) -> u32 {
-        self.syncnt.map(u32::from).unwrap_or(cfg.tcp_syn_retries.into())
+        self.syncnt
+            .map(u32::from)
+            .unwrap_or(cfg.tcp_syn_retries.into())
     }
     /// Orphaned FIN_WAIT_2 lifetime (`tcp_fin_time()` without the RTO floor).
     pub(crate) fn fin_timeout(&self, cfg: &Config) -> Duration {

@@ -30,7 +30,13 @@ impl Secrets {
         let ts_key = key();
         let port_key = key();
         let demux_key = key();
-        Secrets { isn_key, ts_key, port_key, demux_key, rng }
+        Secrets {
+            isn_key,
+            ts_key,
+            port_key,
+            demux_key,
+            rng,
+        }
     }
 
     fn hasher(key: (u64, u64)) -> SipHasher24 {
@@ -39,7 +45,14 @@ impl Secrets {
 
     /// RFC 6528: ISN = F(4-tuple, secret) + M, M a clock ticking every 64 ns (as Linux:
     /// `secure_tcp_seq()` adds `ktime_get_real_ns() >> 6`).
-    pub(crate) fn isn(&self, local: IpAddr, lport: u16, remote: IpAddr, rport: u16, now_us: u64) -> u32 {
+    pub(crate) fn isn(
+        &self,
+        local: IpAddr,
+        lport: u16,
+        remote: IpAddr,
+        rport: u16,
+        now_us: u64,
+    ) -> u32 {
         let mut h = Self::hasher(self.isn_key);
         write_addr(&mut h, local);
         write_addr(&mut h, remote);

@@ -208,7 +208,10 @@ impl Stack {
                     self.counters.incr(c);
                 }
                 self.counters.incr(Counter::InErrs);
-                self.events.push(now, || EventKind::Drop { seg: None, reason: DropReason::Malformed(e) });
+                self.events.push(now, || EventKind::Drop {
+                    seg: None,
+                    reason: DropReason::Malformed(e),
+                });
                 return;
             }
         };
@@ -224,7 +227,8 @@ impl Stack {
             return;
         }
         self.counters.incr(Counter::InSegs);
-        self.events.push(now, || EventKind::Recv(conn::seg_info(src, dst, &seg)));
+        self.events
+            .push(now, || EventKind::Recv(conn::seg_info(src, dst, &seg)));
         self.dispatch(now, src, dst, &seg);
     }
 
@@ -237,12 +241,31 @@ impl Stack {
         }
     }
 
-    fn drop_seg(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>, reason: DropReason) {
-        self.events.push(now, || EventKind::Drop { seg: Some(conn::seg_info(src, dst, seg)), reason });
+    fn drop_seg(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        reason: DropReason,
+    ) {
+        self.events.push(now, || EventKind::Drop {
+            seg: Some(conn::seg_info(src, dst, seg)),
+            reason,
+        });
     }
 
-    fn conn_segment(&mut self, now: Instant, i: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
-        let Some(c) = self.conns.get_mut(i) else { return };
+    fn conn_segment(
+        &mut self,
+        now: Instant,
+        i: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) {
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
         let mut cx = cx!(self, now);
         let (next, rst) = c.on_segment(&mut cx, seg);
         if rst {
@@ -263,7 +286,10 @@ impl Stack {
         let l = self
             .listen_map
             .get(&dst)
-            .or_else(|| self.listen_map.get(&SocketAddr::new(unspecified(dst.ip()), dst.port())))
+            .or_else(|| {
+                self.listen_map
+                    .get(&SocketAddr::new(unspecified(dst.ip()), dst.port()))
+            })
             .copied();
         let Some(l) = l else {
             self.drop_seg(now, src, dst, seg, DropReason::NoSocket);
@@ -300,7 +326,9 @@ impl Stack {
         reopen_isn: Option<u32>,
     ) {
         let cfg = &self.config;
-        let Some(lis) = self.listeners.get(l) else { return };
+        let Some(lis) = self.listeners.get(l) else {
+            return;
+        };
         let syn_limit = lis.syn_limit(cfg);
         let acc_full = lis.accept_full(cfg);
         let qlen = lis.syn_q;
@@ -345,10 +373,15 @@ impl Stack {
             ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
         };
         let advmss = conn::advmss(cfg, dst, opts.maxseg);
-        let mss_w = if neg.ts { advmss.saturating_sub(conn::TS_LEN) } else { advmss };
+        let mss_w = if neg.ts {
+            advmss.saturating_sub(conn::TS_LEN)
+        } else {
+            advmss
+        };
         let rcv_wnd = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w);
         let iss = reopen_isn.unwrap_or_else(|| {
-            self.secrets.isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros())
+            self.secrets
+                .isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros())
         });
         let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
         let req = Request {
@@ -376,7 +409,8 @@ impl Stack {
             lis.syn_q += 1;
             lis.young += 1;
         }
-        self.events.state(now, dst, src, TcpState::Listen, TcpState::SynRecv);
+        self.events
+            .state(now, dst, src, TcpState::Listen, TcpState::SynRecv);
         let deadline = now + conn::RTO_INIT;
         let id = self.timers.insert(deadline, TimerRef::Req(r));
         if let Some(req) = self.reqs.get_mut(r) {
@@ -404,7 +438,9 @@ impl Stack {
     }
 
     fn rearm_req(&mut self, r: u32, deadline: Instant) {
-        let Some(req) = self.reqs.get_mut(r) else { return };
+        let Some(req) = self.reqs.get_mut(r) else {
+            return;
+        };
         if let Some((id, _)) = req.timer.take() {
             self.timers.cancel(id);
         }
@@ -413,7 +449,14 @@ impl Stack {
     }
 
     /// A segment for a pending request (Linux `tcp_check_req`).
-    fn req_segment(&mut self, now: Instant, r: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
+    fn req_segment(
+        &mut self,
+        now: Instant,
+        r: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) {
         let Some(req) = self.reqs.get(r) else { return };
         let irs1 = req.irs.wrapping_add(1);
         let in_window = {
@@ -444,7 +487,8 @@ impl Stack {
                 cx.reset_reply(dst, src, seg);
             }
             self.counters.incr(Counter::EmbryonicRsts);
-            self.events.state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
+            self.events
+                .state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
             self.drop_request(r);
             return;
         }
@@ -465,7 +509,11 @@ impl Stack {
             return;
         }
         let l = req.listener;
-        let full = self.listeners.get(l).map(|lis| lis.accept_full(&self.config)).unwrap_or(true);
+        let full = self
+            .listeners
+            .get(l)
+            .map(|lis| lis.accept_full(&self.config))
+            .unwrap_or(true);
         if full {
             self.counters.incr(Counter::ListenOverflows);
             self.counters.incr(Counter::ListenDrops);
@@ -473,7 +521,8 @@ impl Stack {
             if self.config.tcp_abort_on_overflow {
                 let mut cx = cx!(self, now);
                 cx.reset_reply(dst, src, seg);
-                self.events.state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
+                self.events
+                    .state(now, dst, src, TcpState::SynRecv, TcpState::Closed);
                 self.drop_request(r);
             } else if let Some(req) = self.reqs.get_mut(r) {
                 req.acked = true;
@@ -481,14 +530,25 @@ impl Stack {
             return;
         }
         // The handshake is complete: a child joins the accept queue.
-        let Some(req) = self.drop_request(r) else { return };
+        let Some(req) = self.drop_request(r) else {
+            return;
+        };
         let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         let snd_wnd = (seg.window as u32) << req.neg.wscale.map(|w| w.0).unwrap_or(0);
-        let ts_recent = seg.options.timestamps.map(|t| t.val).unwrap_or(req.ts_recent);
-        let rtt_from = if req.num_timeout == 0 && req.num_retrans == 0 { req.first_synack } else { None };
+        let ts_recent = seg
+            .options
+            .timestamps
+            .map(|t| t.val)
+            .unwrap_or(req.ts_recent);
+        let rtt_from = if req.num_timeout == 0 && req.num_retrans == 0 {
+            req.first_synack
+        } else {
+            None
+        };
         let mut cx = cx!(self, now);
         // Events: the request (SYN-RECEIVED) becomes the established child.
-        cx.events.state(now, dst, src, TcpState::SynRecv, TcpState::Established);
+        cx.events
+            .state(now, dst, src, TcpState::SynRecv, TcpState::Established);
         let was = cx.events.on;
         cx.events.on = false;
         let mut child = Conn::accepted(
@@ -541,8 +601,17 @@ impl Stack {
         }
     }
 
-    fn tw_segment(&mut self, now: Instant, t: u32, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
-        let Some(tw) = self.tws.get_mut(t) else { return };
+    fn tw_segment(
+        &mut self,
+        now: Instant,
+        t: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) {
+        let Some(tw) = self.tws.get_mut(t) else {
+            return;
+        };
         let mut cx = cx!(self, now);
         let verdict = tw.on_segment(&mut cx, seg);
         match verdict {
@@ -566,7 +635,9 @@ impl Stack {
     }
 
     fn arm_tw(&mut self, t: u32, deadline: Instant) {
-        let Some(tw) = self.tws.get_mut(t) else { return };
+        let Some(tw) = self.tws.get_mut(t) else {
+            return;
+        };
         if let Some((id, _)) = tw.timer.take() {
             self.timers.cancel(id);
         }
@@ -589,14 +660,15 @@ impl Stack {
         if expired && tw.substate == TcpState::TimeWait {
             self.counters.incr(Counter::TimeWaited);
         }
-        self.events.state(now, tw.local, tw.remote, tw.substate, TcpState::Closed);
+        self.events
+            .state(now, tw.local, tw.remote, tw.substate, TcpState::Closed);
     }
 
     /// Apply a connection's verdict: re-arm its timer, queue it for transmission, turn it
     /// into a TIME_WAIT record, or let it go.
     fn apply_next(&mut self, now: Instant, i: u32, next: Next) {
         match next {
-            Next::Keep => self.refresh(i),
+            Next::Keep => self.refresh(now, i),
             Next::TimeWait(sub, dur) => self.to_time_wait(now, i, sub, dur),
             Next::Closed => self.conn_closed(i),
         }
@@ -604,8 +676,11 @@ impl Stack {
 
     /// Keep the wheel entry at the connection's earliest deadline; queue it if it has
     /// something to send.
-    fn refresh(&mut self, i: u32) {
-        let Some(c) = self.conns.get_mut(i) else { return };
+    fn refresh(&mut self, now: Instant, i: u32) {
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
+        c.check_probe_timer(now);
         let want = c.next_deadline();
         let have = c.timer.map(|t| t.1);
         if want != have {
@@ -623,7 +698,9 @@ impl Stack {
     }
 
     fn to_time_wait(&mut self, now: Instant, i: u32, sub: TcpState, dur: Duration) {
-        let Some(c) = self.conns.get_mut(i) else { return };
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
         let key = (c.local, c.remote);
         if let Some((id, _)) = c.timer.take() {
             self.timers.cancel(id);
@@ -680,7 +757,9 @@ impl Stack {
 
     /// A connection reached CLOSED.
     fn conn_closed(&mut self, i: u32) {
-        let Some(c) = self.conns.get_mut(i) else { return };
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
         if let Some((id, _)) = c.timer.take() {
             self.timers.cancel(id);
         }
@@ -693,7 +772,9 @@ impl Stack {
     }
 
     fn free_conn(&mut self, i: u32) {
-        let Some(c) = self.conns.remove(i) else { return };
+        let Some(c) = self.conns.remove(i) else {
+            return;
+        };
         if let Some((id, _)) = c.timer {
             self.timers.cancel(id);
         }
@@ -722,7 +803,9 @@ impl Stack {
         while let Some((_, r)) = self.timers.pop_expired(now) {
             match r {
                 TimerRef::Conn(i) => {
-                    let Some(c) = self.conns.get_mut(i) else { continue };
+                    let Some(c) = self.conns.get_mut(i) else {
+                        continue;
+                    };
                     c.timer = None;
                     let mut cx = cx!(self, now);
                     let next = c.on_timer(&mut cx);
@@ -733,8 +816,16 @@ impl Stack {
                     if let Some(tw) = self.tws.get_mut(t) {
                         tw.timer = None;
                         let (l, rm) = (tw.local, tw.remote);
-                        let timer = if tw.substate == TcpState::TimeWait { TimerKind::TimeWait } else { TimerKind::FinWait2 };
-                        self.events.push(now, || EventKind::Timer { local: l, remote: rm, timer });
+                        let timer = if tw.substate == TcpState::TimeWait {
+                            TimerKind::TimeWait
+                        } else {
+                            TimerKind::FinWait2
+                        };
+                        self.events.push(now, || EventKind::Timer {
+                            local: l,
+                            remote: rm,
+                            timer,
+                        });
                     }
                     self.remove_tw(now, t, true);
                 }
@@ -744,16 +835,26 @@ impl Stack {
 
     /// `reqsk_timer_handler()`: retransmit the SYN-ACK, or give up on the request.
     fn req_timer(&mut self, now: Instant, r: u32) {
-        let Some(req) = self.reqs.get_mut(r) else { return };
+        let Some(req) = self.reqs.get_mut(r) else {
+            return;
+        };
         req.timer = None;
         let (local, remote) = (req.local, req.remote);
-        self.events.push(now, || EventKind::Timer { local, remote, timer: TimerKind::Retransmit });
+        self.events.push(now, || EventKind::Timer {
+            local,
+            remote,
+            timer: TimerKind::Retransmit,
+        });
         let Some(req) = self.reqs.get(r) else { return };
         let Some(lis) = self.listeners.get(req.listener) else {
             self.drop_request(r);
             return;
         };
-        let mut max_retries = lis.opts.syncnt.map(u32::from).unwrap_or(self.config.tcp_synack_retries.into());
+        let mut max_retries = lis
+            .opts
+            .syncnt
+            .map(u32::from)
+            .unwrap_or(self.config.tcp_synack_retries.into());
         // Under pressure, old requests get fewer retries: half the queue stays for young ones.
         let qlen = lis.syn_q;
         if (qlen << 1) > 8u32.max(lis.max_ack_backlog(&self.config)) {
@@ -767,7 +868,8 @@ impl Stack {
             }
         }
         if req.num_timeout as u32 >= max_retries {
-            self.events.state(now, local, remote, TcpState::SynRecv, TcpState::Closed);
+            self.events
+                .state(now, local, remote, TcpState::SynRecv, TcpState::Closed);
             self.drop_request(r);
             return;
         }
@@ -797,21 +899,43 @@ impl Stack {
         let now = self.clock(now);
         loop {
             if let Some(c) = self.ctrl.pop_front() {
-                self.emit(now, c.src, c.dst, c.seq, c.ack, c.flags, c.win, c.options(), &[], buf);
+                self.emit(
+                    now,
+                    c.src,
+                    c.dst,
+                    c.seq,
+                    c.ack,
+                    c.flags,
+                    c.win,
+                    c.options(),
+                    &[],
+                    buf,
+                );
                 return true;
             }
-            let Some(tx) = self.txq.pop_front() else { return false };
+            let Some(tx) = self.txq.pop_front() else {
+                return false;
+            };
             match tx {
                 Tx::Conn(i) => {
-                    let Some(c) = self.conns.get_mut(i) else { continue };
+                    let Some(c) = self.conns.get_mut(i) else {
+                        continue;
+                    };
                     c.queued = false;
                     let mut payload = std::mem::take(&mut self.scratch);
                     let mut cx = cx!(self, now);
                     let out = c.next_segment(&mut cx, &mut payload);
                     let (src, dst) = (c.local, c.remote);
-                    self.refresh(i);
+                    self.refresh(now, i);
                     if let Some(o) = out {
-                        let OutSeg { seq, ack, flags, win, options, len } = o;
+                        let OutSeg {
+                            seq,
+                            ack,
+                            flags,
+                            win,
+                            options,
+                            len,
+                        } = o;
                         debug_assert_eq!(len as usize, payload.len());
                         self.emit(now, src, dst, seq, ack, flags, win, options, &payload, buf);
                         self.scratch = payload;
@@ -820,7 +944,9 @@ impl Stack {
                     self.scratch = payload;
                 }
                 Tx::Req(r) => {
-                    let Some(req) = self.reqs.get_mut(r) else { continue };
+                    let Some(req) = self.reqs.get_mut(r) else {
+                        continue;
+                    };
                     if !req.synack_pending {
                         continue;
                     }
@@ -839,7 +965,8 @@ impl Stack {
                         }),
                         ..Default::default()
                     };
-                    let (src, dst, seq, ack) = (req.local, req.remote, req.iss, req.irs.wrapping_add(1));
+                    let (src, dst, seq, ack) =
+                        (req.local, req.remote, req.iss, req.irs.wrapping_add(1));
                     let win = req.rcv_wnd.min(65535) as u16;
                     let flags = TcpFlags::SYN | TcpFlags::ACK;
                     self.emit(now, src, dst, seq, ack, flags, win, options, &[], buf);
@@ -874,7 +1001,14 @@ impl Stack {
             options,
             payload,
         };
-        let pkt = Packet { ip: IpInfo { src: src.ip(), dst: dst.ip(), ttl: TTL }, tcp };
+        let pkt = Packet {
+            ip: IpInfo {
+                src: src.ip(),
+                dst: dst.ip(),
+                ttl: TTL,
+            },
+            tcp,
+        };
         synack_wire::emit(&pkt, buf);
         self.counters.incr(Counter::OutSegs);
         if flags.rst() {
@@ -908,16 +1042,26 @@ impl Stack {
         call: impl FnOnce() -> String,
         r: Result<T, Errno>,
     ) -> Result<T, Errno> {
-        self.events.push(now, || EventKind::Call { fd, call: call(), result: result_str(&r) });
+        self.events.push(now, || EventKind::Call {
+            fd,
+            call: call(),
+            result: result_str(&r),
+        });
         r
     }
 
     fn sock(&self, fd: Fd) -> Result<&Socket, Errno> {
-        fd_index(fd).and_then(|i| self.sockets.get(i)).and_then(|s| s.as_ref()).ok_or(Errno::EBADF)
+        fd_index(fd)
+            .and_then(|i| self.sockets.get(i))
+            .and_then(|s| s.as_ref())
+            .ok_or(Errno::EBADF)
     }
 
     fn sock_mut(&mut self, fd: Fd) -> Result<&mut Socket, Errno> {
-        fd_index(fd).and_then(|i| self.sockets.get_mut(i)).and_then(|s| s.as_mut()).ok_or(Errno::EBADF)
+        fd_index(fd)
+            .and_then(|i| self.sockets.get_mut(i))
+            .and_then(|s| s.as_mut())
+            .ok_or(Errno::EBADF)
     }
 
     fn alloc_fd(&mut self, s: Socket) -> Result<Fd, Errno> {
@@ -947,7 +1091,11 @@ impl Stack {
     /// socket(AF_INET/AF_INET6, SOCK_STREAM, IPPROTO_TCP): the lowest free descriptor.
     pub fn socket(&mut self, now: Instant) -> Result<Fd, Errno> {
         let now = self.clock(now);
-        let r = self.alloc_fd(Socket { kind: SockKind::Fresh, bound: None, opts: SockOpts::default() });
+        let r = self.alloc_fd(Socket {
+            kind: SockKind::Fresh,
+            bound: None,
+            opts: SockOpts::default(),
+        });
         self.record(now, None, || "socket()".into(), r)
     }
 
@@ -969,7 +1117,11 @@ impl Stack {
             addr.port()
         };
         let addr = SocketAddr::new(addr.ip(), port);
-        self.ports.entry(port).or_default().binds.push((addr.ip(), reuse, false, fd));
+        self.ports
+            .entry(port)
+            .or_default()
+            .binds
+            .push((addr.ip(), reuse, false, fd));
         self.sock_mut(fd)?.bound = Some(addr);
         Ok(())
     }
@@ -978,9 +1130,15 @@ impl Stack {
     /// socket bound to an overlapping address conflicts unless both set SO_REUSEADDR and
     /// the other is not listening; TIME_WAIT blocks the port unless SO_REUSEADDR.
     fn port_conflict(&self, addr: SocketAddr, reuse: bool) -> bool {
-        let Some(p) = self.ports.get(&addr.port()) else { return false };
-        let overlap = |ip: IpAddr| ip.is_unspecified() || addr.ip().is_unspecified() || ip == addr.ip();
-        let binds = p.binds.iter().any(|&(ip, r, listening, _)| overlap(ip) && !(reuse && r && !listening));
+        let Some(p) = self.ports.get(&addr.port()) else {
+            return false;
+        };
+        let overlap =
+            |ip: IpAddr| ip.is_unspecified() || addr.ip().is_unspecified() || ip == addr.ip();
+        let binds = p
+            .binds
+            .iter()
+            .any(|&(ip, r, listening, _)| overlap(ip) && !(reuse && r && !listening));
         binds || (!reuse && (p.tws > 0 || p.conns > 0))
     }
 
@@ -990,7 +1148,9 @@ impl Stack {
         let start = self.secrets.next_u32() % n;
         for k in 0..n {
             let port = lo + ((start + k) % n) as u16;
-            if !self.ports.contains_key(&port) && !self.port_conflict(SocketAddr::new(ip, port), false) {
+            if !self.ports.contains_key(&port)
+                && !self.port_conflict(SocketAddr::new(ip, port), false)
+            {
                 return Ok(port);
             }
         }
@@ -1018,7 +1178,11 @@ impl Stack {
         }
         if s.bound.is_none() {
             // Linux autobinds an unbound listener to an ephemeral port.
-            let ip = self.addrs.first().map(|a| unspecified(*a)).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let ip = self
+                .addrs
+                .first()
+                .map(|a| unspecified(*a))
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             self.bind_inner(fd, SocketAddr::new(ip, 0))?;
         }
         let s = self.sock(fd)?;
@@ -1028,8 +1192,12 @@ impl Stack {
             return Err(Errno::EADDRINUSE);
         }
         if let Some(p) = self.ports.get(&local.port()) {
-            let overlap = |ip: IpAddr| ip.is_unspecified() || local.ip().is_unspecified() || ip == local.ip();
-            if p.binds.iter().any(|&(ip, _, listening, other)| other != fd && overlap(ip) && listening) {
+            let overlap =
+                |ip: IpAddr| ip.is_unspecified() || local.ip().is_unspecified() || ip == local.ip();
+            if p.binds
+                .iter()
+                .any(|&(ip, _, listening, other)| other != fd && overlap(ip) && listening)
+            {
                 return Err(Errno::EADDRINUSE);
             }
         }
@@ -1061,7 +1229,8 @@ impl Stack {
                 if let Some(lis) = self.listeners.get(*l) {
                     let local = lis.local;
                     let remote = SocketAddr::new(unspecified(local.ip()), 0);
-                    self.events.state(now, local, remote, TcpState::Closed, TcpState::Listen);
+                    self.events
+                        .state(now, local, remote, TcpState::Closed, TcpState::Listen);
                 }
             }
         }
@@ -1069,12 +1238,20 @@ impl Stack {
     }
 
     fn accept_inner(&mut self, fd: Fd) -> Result<(Fd, SocketAddr), Errno> {
-        let SockKind::Listening(l) = self.sock(fd)?.kind else { return Err(Errno::EINVAL) };
+        let SockKind::Listening(l) = self.sock(fd)?.kind else {
+            return Err(Errno::EINVAL);
+        };
         let lis = self.listeners.get(l).ok_or(Errno::EINVAL)?;
-        let Some(&i) = lis.accept_q.front() else { return Err(Errno::EAGAIN) };
+        let Some(&i) = lis.accept_q.front() else {
+            return Err(Errno::EAGAIN);
+        };
         let c = self.conns.get(i).ok_or(Errno::EINVAL)?;
         let (local, remote, opts) = (c.local, c.remote, c.opts);
-        let new = self.alloc_fd(Socket { kind: SockKind::Conn(i), bound: Some(local), opts })?;
+        let new = self.alloc_fd(Socket {
+            kind: SockKind::Conn(i),
+            bound: Some(local),
+            opts,
+        })?;
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.accept_q.pop_front();
         }
@@ -1136,7 +1313,13 @@ impl Stack {
         };
         let iss = match reuse_isn {
             Some((isn, _)) => isn,
-            None => self.secrets.isn(local.ip(), local.port(), addr.ip(), addr.port(), now.as_micros()),
+            None => self.secrets.isn(
+                local.ip(),
+                local.port(),
+                addr.ip(),
+                addr.port(),
+                now.as_micros(),
+            ),
         };
         let ts_off = self.secrets.ts_offset(local.ip(), addr.ip());
         let mut cx = cx!(self, now);
@@ -1148,13 +1331,18 @@ impl Stack {
         let s = self.sock_mut(fd)?;
         s.kind = SockKind::Conn(i);
         s.bound = Some(local);
-        self.refresh(i);
+        self.refresh(now, i);
         Err(Errno::EINPROGRESS)
     }
 
     /// Is (local, remote) free for a new connection? A TIME_WAIT holder may be reused
     /// (`tcp_twsk_unique`): then the new ISN continues past the old connection's.
-    fn tuple_free(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<Option<(u32, u32)>, Errno> {
+    fn tuple_free(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<(u32, u32)>, Errno> {
         match self.demux.get(&(local, remote)).copied() {
             None => Ok(None),
             Some(Entry::Tw(t)) => {
@@ -1164,7 +1352,8 @@ impl Stack {
                     2 => is_loopback(local.ip()) && is_loopback(remote.ip()),
                     _ => false,
                 };
-                let old_enough = now.saturating_duration_since(tw.ts_recent_stamp) > Duration::from_secs(1);
+                let old_enough =
+                    now.saturating_duration_since(tw.ts_recent_stamp) > Duration::from_secs(1);
                 if reuse && tw.ts && old_enough && tw.substate == TcpState::TimeWait {
                     let isn = tw.snd_nxt.wrapping_add(65535 + 2);
                     let ts = tw.ts_recent;
@@ -1192,7 +1381,10 @@ impl Stack {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let n = (hi as u32) - (lo as u32) + 1;
-        let start = self.secrets.port_offset(ip, remote.ip(), remote.port()).wrapping_add(self.secrets.next_u32() & 0xff);
+        let start = self
+            .secrets
+            .port_offset(ip, remote.ip(), remote.port())
+            .wrapping_add(self.secrets.next_u32() & 0xff);
         for k in 0..n {
             let port = lo + ((start.wrapping_add(k)) % n) as u16;
             if let Some(p) = self.ports.get(&port) {
@@ -1232,7 +1424,7 @@ impl Stack {
         if c.rcv.len() > 0 {
             let n = c.rcv.read(buf);
             // A window that reopens is announced (tcp_cleanup_rbuf), once it grew a lot.
-            self.refresh(i);
+            self.refresh(now, i);
             return Ok(n);
         }
         if c.rcv_fin || c.rd_shut {
@@ -1260,16 +1452,16 @@ impl Stack {
     }
 
     /// After the application read: if the window opened by a lot, tell the peer.
-    fn window_update(&mut self, _now: Instant, fd: Fd) {
+    fn window_update(&mut self, now: Instant, fd: Fd) {
         let Ok(i) = self.conn_of(fd) else { return };
         if let Some(c) = self.conns.get_mut(i) {
             if c.window_update_due() {
-                self.refresh(i);
+                self.refresh(now, i);
             }
         }
     }
 
-    fn write_inner(&mut self, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
+    fn write_inner(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let i = match self.sock(fd)?.kind {
             SockKind::Conn(i) => i,
             _ => return Err(Errno::EPIPE),
@@ -1290,13 +1482,13 @@ impl Stack {
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        self.refresh(i);
+        self.refresh(now, i);
         Ok(n)
     }
 
     pub fn write(&mut self, now: Instant, fd: Fd, data: &[u8]) -> Result<usize, Errno> {
         let now = self.clock(now);
-        let r = self.write_inner(fd, data);
+        let r = self.write_inner(now, fd, data);
         let len = data.len();
         self.record(now, Some(fd), || format!("write({fd}, {len})"), r)
     }
@@ -1330,7 +1522,7 @@ impl Stack {
             }
             c.shutdown_write(&mut cx);
         }
-        self.refresh(i);
+        self.refresh(now, i);
         Ok(())
     }
 
@@ -1343,11 +1535,19 @@ impl Stack {
     /// A listener stops: pending requests vanish, queued children are reset
     /// (`inet_csk_listen_stop`).
     fn stop_listening(&mut self, now: Instant, fd: Fd, l: u32) {
-        let Some(lis) = self.listeners.remove(l) else { return };
+        let Some(lis) = self.listeners.remove(l) else {
+            return;
+        };
         self.listen_map.remove(&lis.local);
         let remote = SocketAddr::new(unspecified(lis.local.ip()), 0);
-        self.events.state(now, lis.local, remote, TcpState::Listen, TcpState::Closed);
-        let reqs: Vec<u32> = self.reqs.iter().filter(|(_, r)| r.listener == l).map(|(i, _)| i).collect();
+        self.events
+            .state(now, lis.local, remote, TcpState::Listen, TcpState::Closed);
+        let reqs: Vec<u32> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.listener == l)
+            .map(|(i, _)| i)
+            .collect();
         for r in reqs {
             self.drop_request(r);
         }
@@ -1375,11 +1575,14 @@ impl Stack {
 
     fn close_inner(&mut self, now: Instant, fd: Fd) -> Result<(), Errno> {
         let s = self.sock(fd)?;
-        let (kind, bound) = (match s.kind {
-            SockKind::Fresh => None,
-            SockKind::Listening(l) => Some(Err(l)),
-            SockKind::Conn(i) => Some(Ok(i)),
-        }, s.bound);
+        let (kind, bound) = (
+            match s.kind {
+                SockKind::Fresh => None,
+                SockKind::Listening(l) => Some(Err(l)),
+                SockKind::Conn(i) => Some(Ok(i)),
+            },
+            s.bound,
+        );
         match kind {
             None => {}
             Some(Err(l)) => self.stop_listening(now, fd, l),
@@ -1487,7 +1690,7 @@ impl Stack {
                     let mut cx = cx!(self, now);
                     c.apply_opts(&mut cx, &old);
                 }
-                self.refresh(i);
+                self.refresh(now, i);
             }
             None => {}
         }
@@ -1511,7 +1714,11 @@ impl Stack {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(o.reuse_addr),
             SockOptName::RcvBuf => SockOpt::RcvBuf(o.rcvbuf(cfg)),
             SockOptName::SndBuf => SockOpt::SndBuf(match s.kind {
-                SockKind::Conn(i) => self.conns.get(i).map(|c| c.snd.limit as u32).unwrap_or(o.sndbuf(cfg)),
+                SockKind::Conn(i) => self
+                    .conns
+                    .get(i)
+                    .map(|c| c.snd.limit as u32)
+                    .unwrap_or(o.sndbuf(cfg)),
                 _ => o.sndbuf(cfg),
             }),
             SockOptName::Linger => SockOpt::Linger(o.linger),
@@ -1522,7 +1729,9 @@ impl Stack {
                 _ => o.maxseg.map(u32::from).unwrap_or(536),
             }),
             SockOptName::SynCnt => SockOpt::SynCnt(o.syncnt.unwrap_or(cfg.tcp_syn_retries)),
-            SockOptName::Linger2 => SockOpt::Linger2(o.linger2.unwrap_or(cfg.tcp_fin_timeout.as_secs() as i32)),
+            SockOptName::Linger2 => {
+                SockOpt::Linger2(o.linger2.unwrap_or(cfg.tcp_fin_timeout.as_secs() as i32))
+            }
             SockOptName::UserTimeout => SockOpt::UserTimeout(o.user_timeout),
             SockOptName::KeepIdle => SockOpt::KeepIdle(o.keepidle(cfg).as_secs() as u32),
             SockOptName::KeepIntvl => SockOpt::KeepIntvl(o.keepintvl(cfg).as_secs() as u32),
@@ -1540,20 +1749,31 @@ impl Stack {
     pub fn poll(&self, fd: Fd) -> Result<Readiness, Errno> {
         let s = self.sock(fd)?;
         Ok(match s.kind {
-            SockKind::Fresh => Readiness { hup: true, ..Default::default() },
+            SockKind::Fresh => Readiness {
+                hup: true,
+                ..Default::default()
+            },
             SockKind::Listening(l) => Readiness {
-                readable: self.listeners.get(l).map(|x| !x.accept_q.is_empty()).unwrap_or(false),
+                readable: self
+                    .listeners
+                    .get(l)
+                    .map(|x| !x.accept_q.is_empty())
+                    .unwrap_or(false),
                 ..Default::default()
             },
             SockKind::Conn(i) => {
-                let Some(c) = self.conns.get(i) else { return Err(Errno::EBADF) };
+                let Some(c) = self.conns.get(i) else {
+                    return Err(Errno::EBADF);
+                };
                 let closed = c.state == TcpState::Closed;
                 let connecting = matches!(c.state, TcpState::SynSent | TcpState::SynRecv);
                 let eof = c.rcv_fin || c.rd_shut;
                 Readiness {
                     readable: c.rcv.len() > 0 || eof || closed,
                     writable: !connecting
-                        && (closed || c.fin_queued || c.snd.free() > 0 && c.snd.free() >= c.snd.len() / 2),
+                        && (closed
+                            || c.fin_queued
+                            || c.snd.free() > 0 && c.snd.free() >= c.snd.len() / 2),
                     read_hup: c.rcv_fin || closed,
                     hup: closed || (c.rcv_fin && c.fin_queued),
                     error: c.error.is_some(),
@@ -1564,7 +1784,8 @@ impl Stack {
 
     pub fn local_addr(&self, fd: Fd) -> Result<SocketAddr, Errno> {
         let s = self.sock(fd)?;
-        Ok(s.bound.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)))
+        Ok(s.bound
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)))
     }
 
     pub fn peer_addr(&self, fd: Fd) -> Result<SocketAddr, Errno> {
@@ -1582,7 +1803,11 @@ impl Stack {
         Ok(match s.kind {
             SockKind::Fresh => TcpState::Closed,
             SockKind::Listening(_) => TcpState::Listen,
-            SockKind::Conn(i) => self.conns.get(i).map(|c| c.state).unwrap_or(TcpState::Closed),
+            SockKind::Conn(i) => self
+                .conns
+                .get(i)
+                .map(|c| c.state)
+                .unwrap_or(TcpState::Closed),
         })
     }
 
@@ -1600,7 +1825,9 @@ impl Stack {
 
     /// Every socket, listener, request and TIME_WAIT entry, for `ss`/`netstat`.
     pub fn sockets(&self, now: Instant) -> Vec<SocketInfo> {
-        let left = |t: Option<(crate::timers::TimerId, Instant)>| t.map(|(_, d)| d.saturating_duration_since(now));
+        let left = |t: Option<(crate::timers::TimerId, Instant)>| {
+            t.map(|(_, d)| d.saturating_duration_since(now))
+        };
         let mut out = Vec::new();
         for (_, l) in self.listeners.iter() {
             out.push(SocketInfo {
@@ -1640,7 +1867,11 @@ impl Stack {
             });
         }
         for (_, t) in self.tws.iter() {
-            let kind = if t.substate == TcpState::TimeWait { TimerKind::TimeWait } else { TimerKind::FinWait2 };
+            let kind = if t.substate == TcpState::TimeWait {
+                TimerKind::TimeWait
+            } else {
+                TimerKind::FinWait2
+            };
             out.push(SocketInfo {
                 fd: None,
                 state: t.substate,
@@ -1671,9 +1902,10 @@ fn is_loopback(ip: IpAddr) -> bool {
 }
 
 fn send_tw_ack(cx: &mut Ctx<'_>, tw: &TimeWait) {
-    let ts = tw
-        .ts
-        .then(|| Timestamps { val: (cx.now.as_millis() as u32).wrapping_add(tw.ts_off), ecr: tw.ts_recent });
+    let ts = tw.ts.then(|| Timestamps {
+        val: (cx.now.as_millis() as u32).wrapping_add(tw.ts_off),
+        ecr: tw.ts_recent,
+    });
     cx.send_ctrl(Ctrl {
         src: tw.local,
         dst: tw.remote,

@@ -40,9 +40,10 @@ pub(crate) enum TwVerdict {
 
 impl TimeWait {
     fn ack(&self, cx: &mut Ctx<'_>) {
-        let ts = self
-            .ts
-            .then(|| Timestamps { val: (cx.now.as_millis() as u32).wrapping_add(self.ts_off), ecr: self.ts_recent });
+        let ts = self.ts.then(|| Timestamps {
+            val: (cx.now.as_millis() as u32).wrapping_add(self.ts_off),
+            ecr: self.ts_recent,
+        });
         cx.send_ctrl(Ctrl {
             src: self.local,
             dst: self.remote,
@@ -86,7 +87,13 @@ impl TimeWait {
             }
             // The FIN: a true TIME_WAIT now.
             let (local, remote) = (self.local, self.remote);
-            cx.events.state(cx.now, local, remote, TcpState::FinWait2, TcpState::TimeWait);
+            cx.events.state(
+                cx.now,
+                local,
+                remote,
+                TcpState::FinWait2,
+                TcpState::TimeWait,
+            );
             self.substate = TcpState::TimeWait;
             self.rcv_nxt = end.0;
             if let Some(v) = tsval {
@@ -116,10 +123,13 @@ impl TimeWait {
 
         // A new SYN may open a new incarnation (RFC 1122 4.2.2.13, RFC 6191).
         if seg.flags.syn() && !seg.flags.rst() && !seg.flags.ack() && !paws_reject {
-            let newer_ts = self.ts && matches!(tsval, Some(v) if (v.wrapping_sub(self.ts_recent) as i32) > 0);
+            let newer_ts =
+                self.ts && matches!(tsval, Some(v) if (v.wrapping_sub(self.ts_recent) as i32) > 0);
             if seq > rcv_nxt || newer_ts {
                 cx.incr(Counter::TwRecycled);
-                return TwVerdict::Reopen { isn: self.snd_nxt.wrapping_add(65535 + 2) };
+                return TwVerdict::Reopen {
+                    isn: self.snd_nxt.wrapping_add(65535 + 2),
+                };
             }
         }
         if paws_reject {

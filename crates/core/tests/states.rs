@@ -30,13 +30,31 @@ fn listen_syn_gets_synack_with_linux_options() {
     let l = p.st.socket(p.now).unwrap();
     p.st.bind(p.now, l, p.local).unwrap();
     p.st.listen(p.now, l, 1).unwrap();
-    p.inject(SYN, 0, 0, 32792, &[], TcpOptions { mss: Some(1000), window_scale: Some(7), ..none() });
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            window_scale: Some(7),
+            ..none()
+        },
+    );
     let o = p.out();
     assert_eq!(o.len(), 1);
     assert_eq!(o[0].flags, SYN | ACK);
     assert_eq!(o[0].ack, 1);
     // `<mss 1460,nop,wscale 8>`: no SACK or timestamps because the SYN had none.
-    assert_eq!(o[0].options, TcpOptions { mss: Some(1460), window_scale: Some(8), ..none() });
+    assert_eq!(
+        o[0].options,
+        TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(8),
+            ..none()
+        }
+    );
     // Without timestamps the window is 65535 rounded down to whole MSS: 64240.
     assert_eq!(o[0].win, 64240);
     let socks = p.st.sockets(p.now);
@@ -52,12 +70,25 @@ fn synack_retries_then_late_ack_gets_rst() {
     let l = p.st.socket(p.now).unwrap();
     p.st.bind(p.now, l, p.local).unwrap();
     p.st.listen(p.now, l, 1).unwrap();
-    p.inject(SYN, 0, 0, 32792, &[], TcpOptions { mss: Some(1000), window_scale: Some(7), ..none() });
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            window_scale: Some(7),
+            ..none()
+        },
+    );
     let sent = p.advance(t(8.0));
     let times: Vec<f64> = sent.iter().map(|(at, _)| at.as_secs_f64()).collect();
     assert_eq!(times, vec![0.0, 1.0, 3.0]);
     let iss = sent[0].1.seq;
-    assert!(sent.iter().all(|(_, o)| o.seq == iss && o.flags == SYN | ACK));
+    assert!(sent
+        .iter()
+        .all(|(_, o)| o.seq == iss && o.flags == SYN | ACK));
     p.inject(ACK, 1, iss.wrapping_add(1), 257, &[], none());
     let o = p.out();
     assert_eq!(o.len(), 1);
@@ -70,10 +101,30 @@ fn duplicate_syn_resends_synack_and_restarts_timer() {
     let l = p.st.socket(p.now).unwrap();
     p.st.bind(p.now, l, p.local).unwrap();
     p.st.listen(p.now, l, 1).unwrap();
-    p.inject(SYN, 0, 0, 32792, &[], TcpOptions { mss: Some(1000), ..none() });
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            ..none()
+        },
+    );
     assert_eq!(p.out().len(), 1);
     p.now = t(0.5);
-    p.inject(SYN, 0, 0, 32792, &[], TcpOptions { mss: Some(1000), ..none() });
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            ..none()
+        },
+    );
     assert_eq!(p.out().len(), 1, "SYN-ACK again at once");
     let sent = p.advance(t(2.0));
     let times: Vec<f64> = sent.iter().map(|(at, _)| at.as_secs_f64()).collect();
@@ -112,7 +163,14 @@ fn time_wait_reacks_retransmitted_fin() {
     p.inject(FIN | ACK, 1, iss + 2, 257, &[], none());
     let o = p.out();
     assert_eq!((o[0].flags, o[0].seq, o[0].ack), (ACK, iss + 2, 2));
-    assert_eq!(p.st.sockets(p.now)[0].state, TcpState::TimeWait);
+    assert_eq!(
+        p.st.sockets(p.now)
+            .iter()
+            .find(|s| s.state != TcpState::Listen)
+            .unwrap()
+            .state,
+        TcpState::TimeWait
+    );
     p.now += Duration::from_millis(500);
     p.inject(FIN | ACK, 1, iss + 2, 257, &[], none());
     let o = p.out();
@@ -148,10 +206,19 @@ fn keepalive_script() {
     p.st.setsockopt(p.now, fd, SockOpt::KeepIdle(2)).unwrap();
     p.st.setsockopt(p.now, fd, SockOpt::KeepIntvl(1)).unwrap();
     p.st.setsockopt(p.now, fd, SockOpt::KeepCnt(2)).unwrap();
-    p.st.setsockopt(p.now, fd, SockOpt::KeepAlive(true)).unwrap();
+    p.st.setsockopt(p.now, fd, SockOpt::KeepAlive(true))
+        .unwrap();
     let sent = p.advance(start + Duration::from_secs(5));
-    let got: Vec<(f64, TcpFlags, u32)> =
-        sent.iter().map(|(at, o)| ((*at - start).as_secs_f64(), o.flags, o.seq.wrapping_sub(iss))).collect();
+    let got: Vec<(f64, TcpFlags, u32)> = sent
+        .iter()
+        .map(|(at, o)| {
+            (
+                (*at - start).as_secs_f64(),
+                o.flags,
+                o.seq.wrapping_sub(iss),
+            )
+        })
+        .collect();
     assert_eq!(got, vec![(2.0, ACK, 0), (3.0, ACK, 0), (4.0, RST | ACK, 1)]);
     assert_eq!(p.st.read(p.now, fd, &mut [0; 100]), Err(Errno::ETIMEDOUT));
 }
@@ -161,7 +228,8 @@ fn linger_zero_script() {
     // seed/linger0.pkt
     let mut p = Peer::new(packetdrill_cfg());
     let (_l, fd, iss) = p.accept_one();
-    p.st.setsockopt(p.now, fd, SockOpt::Linger(Some(0))).unwrap();
+    p.st.setsockopt(p.now, fd, SockOpt::Linger(Some(0)))
+        .unwrap();
     p.st.close(p.now, fd).unwrap();
     let o = p.out();
     assert_eq!((o[0].flags, o[0].seq, o[0].ack), (RST | ACK, iss + 1, 1));
@@ -188,7 +256,18 @@ fn close_on_syn_sent_sends_nothing_and_synack_gets_rst() {
     // The peer answers from its port to ours.
     p.local = local;
     p.remote = o[0].dst;
-    p.inject(SYN | ACK, 0, iss + 1, 32000, &[], TcpOptions { mss: Some(1460), window_scale: Some(7), ..none() });
+    p.inject(
+        SYN | ACK,
+        0,
+        iss + 1,
+        32000,
+        &[],
+        TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            ..none()
+        },
+    );
     let o = p.out();
     assert_eq!((o[0].flags, o[0].seq), (RST, iss + 1));
 }
@@ -272,7 +351,14 @@ fn passive_close_fin_ack_is_delayed_then_last_ack() {
     p.st.close(p.now, fd).unwrap();
     let o = p.out();
     assert_eq!((o[0].flags, o[0].seq, o[0].ack), (FIN | ACK, iss + 1, 2));
-    assert_eq!(p.st.sockets(p.now)[0].state, TcpState::LastAck);
+    assert_eq!(
+        p.st.sockets(p.now)
+            .iter()
+            .find(|s| s.state != TcpState::Listen)
+            .unwrap()
+            .state,
+        TcpState::LastAck
+    );
     p.inject(ACK, 2, iss + 2, 257, &[], none());
     assert_eq!(p.st.table_sizes().connections, 0);
 }
@@ -297,8 +383,16 @@ fn timestamps_echo_and_paws() {
     let l = p.st.socket(p.now).unwrap();
     p.st.bind(p.now, l, p.local).unwrap();
     p.st.listen(p.now, l, 1).unwrap();
-    let ts = |val| TcpOptions { timestamps: Some(Timestamps { val, ecr: 0 }), ..none() };
-    let syn = TcpOptions { mss: Some(1460), sack_permitted: true, window_scale: Some(7), ..ts(1000) };
+    let ts = |val| TcpOptions {
+        timestamps: Some(Timestamps { val, ecr: 0 }),
+        ..none()
+    };
+    let syn = TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        window_scale: Some(7),
+        ..ts(1000)
+    };
     p.inject(SYN, 0, 0, 65535, &[], syn);
     let o = p.out();
     assert_eq!(o[0].options.timestamps.unwrap().ecr, 1000);
@@ -336,14 +430,13 @@ fn malformed_packets_are_dropped_with_a_reason() {
     p.st.handle_packet(p.now, &[]);
     p.st.handle_packet(p.now, &[0x45, 0, 0]);
     p.st.handle_packet(p.now, &[0xff; 60]);
-    let reasons: Vec<String> = p
-        .st
-        .drain_events()
-        .filter_map(|e| match e.kind {
-            EventKind::Drop { seg: None, reason } => Some(reason.name().to_string()),
-            _ => None,
-        })
-        .collect();
+    let reasons: Vec<String> =
+        p.st.drain_events()
+            .filter_map(|e| match e.kind {
+                EventKind::Drop { seg: None, reason } => Some(reason.name().to_string()),
+                _ => None,
+            })
+            .collect();
     assert_eq!(reasons.len(), 3);
     assert!(p.out().is_empty());
     assert_eq!(p.st.counters().get(Counter::InErrs), 3);
@@ -372,8 +465,21 @@ fn listener(p: &mut Peer, backlog: i32) -> Fd {
 /// Handshake from remote port `port`; returns the SYN-ACK's ISN (None if no SYN-ACK).
 fn syn(p: &mut Peer, port: u16) -> Option<u32> {
     p.remote.set_port(port);
-    p.inject(SYN, 0, 0, 32792, &[], TcpOptions { mss: Some(1000), ..none() });
-    p.out().into_iter().find(|o| o.flags == SYN | ACK).map(|o| o.seq)
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            ..none()
+        },
+    );
+    p.out()
+        .into_iter()
+        .find(|o| o.flags == SYN | ACK)
+        .map(|o| o.seq)
 }
 
 #[test]
@@ -388,14 +494,20 @@ fn seed_accept_queue_holds_backlog_plus_one_then_drops_final_ack() {
         if port == 2 {
             // backlog 1: two children fit; the third ACK is dropped (abort_on_overflow 0).
             assert!(p.out().is_empty());
-            let info = p.st.sockets(p.now).into_iter().find(|s| s.state == TcpState::Listen).unwrap();
+            let info =
+                p.st.sockets(p.now)
+                    .into_iter()
+                    .find(|s| s.state == TcpState::Listen)
+                    .unwrap();
             assert_eq!((info.recv_q, info.send_q), (2, 1));
             assert_eq!(p.st.counters().get(Counter::ListenOverflows), 1);
             assert_eq!(p.st.table_sizes().requests, 1, "the request stays");
             // accept() makes room; the SYN-ACK retransmission draws the ACK again.
             p.st.accept(p.now, l).unwrap();
             let sent = p.advance(t(1.5));
-            assert!(sent.iter().any(|(_, o)| o.flags == SYN | ACK && o.dst.port() == 50002));
+            assert!(sent
+                .iter()
+                .any(|(_, o)| o.flags == SYN | ACK && o.dst.port() == 50002));
             p.inject(ACK, 1, iss + 1, 257, &[], none());
             assert_eq!(p.st.table_sizes().requests, 0);
             assert!(p.st.accept(p.now, l).is_ok());
@@ -409,10 +521,12 @@ fn abort_on_overflow_answers_rst() {
     let mut cfg = Config::seed();
     cfg.tcp_abort_on_overflow = true;
     let mut p = Peer::new(cfg);
-    let _l = listener(&mut p, 0);
-    let iss = syn(&mut p, 50000).unwrap();
-    p.inject(ACK, 1, iss + 1, 257, &[], none());
-    let iss = syn(&mut p, 50001).unwrap();
+    let _l = listener(&mut p, 1);
+    for port in 0..2 {
+        let iss = syn(&mut p, 50000 + port).unwrap();
+        p.inject(ACK, 1, iss + 1, 257, &[], none());
+    }
+    let iss = syn(&mut p, 50002).unwrap();
     p.inject(ACK, 1, iss + 1, 257, &[], none());
     let o = p.out();
     assert_eq!(o.len(), 1);

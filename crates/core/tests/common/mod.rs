@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use synack_core::wire::{self, IpInfo, Packet, TcpFlags, TcpOptions, TcpSegment};
@@ -130,7 +130,8 @@ impl Pair {
                         at += self.delay / 2 + Duration::from_micros(self.rng.next_u64() % 20_000);
                     }
                     self.seq += 1;
-                    self.queue.push(Reverse((at, self.seq, from_a, bytes.clone())));
+                    self.queue
+                        .push(Reverse((at, self.seq, from_a, bytes.clone())));
                 }
             }
         }
@@ -196,7 +197,10 @@ impl Pair {
         self.b.bind(self.now, l, SocketAddr::new(B, 80)).unwrap();
         self.b.listen(self.now, l, 128).unwrap();
         let c = self.a.socket(self.now).unwrap();
-        assert_eq!(self.a.connect(self.now, c, SocketAddr::new(B, 80)), Err(Errno::EINPROGRESS));
+        assert_eq!(
+            self.a.connect(self.now, c, SocketAddr::new(B, 80)),
+            Err(Errno::EINPROGRESS)
+        );
         let limit = self.now + Duration::from_secs(5);
         assert!(self.run_while(limit, |p| p.b.poll(l).map(|r| !r.readable).unwrap_or(true)));
         let (s, _) = self.b.accept(self.now, l).unwrap();
@@ -259,7 +263,15 @@ impl Peer {
 
     /// Inject a segment from the remote peer (absolute sequence numbers).
     #[allow(clippy::too_many_arguments)]
-    pub fn inject(&mut self, flags: TcpFlags, seq: u32, ack: u32, win: u16, payload: &[u8], options: TcpOptions) {
+    pub fn inject(
+        &mut self,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        win: u16,
+        payload: &[u8],
+        options: TcpOptions,
+    ) {
         let tcp = TcpSegment {
             src_port: self.remote.port(),
             dst_port: self.local.port(),
@@ -271,7 +283,14 @@ impl Peer {
             options,
             payload,
         };
-        let pkt = Packet { ip: IpInfo { src: self.remote.ip(), dst: self.local.ip(), ttl: 64 }, tcp };
+        let pkt = Packet {
+            ip: IpInfo {
+                src: self.remote.ip(),
+                dst: self.local.ip(),
+                ttl: 64,
+            },
+            tcp,
+        };
         let mut bytes = Vec::new();
         wire::emit(&pkt, &mut bytes);
         self.st.handle_packet(self.now, &bytes);
@@ -324,14 +343,25 @@ impl Peer {
         let l = self.st.socket(self.now).unwrap();
         self.st.bind(self.now, l, self.local).unwrap();
         self.st.listen(self.now, l, 1).unwrap();
-        let syn_opts = TcpOptions { mss: Some(1000), window_scale: Some(7), ..Default::default() };
+        let syn_opts = TcpOptions {
+            mss: Some(1000),
+            window_scale: Some(7),
+            ..Default::default()
+        };
         self.inject(TcpFlags::SYN, 0, 0, 32792, &[], syn_opts);
         let o = self.out();
         assert_eq!(o.len(), 1, "{o:?}");
         assert_eq!(o[0].flags, TcpFlags::SYN | TcpFlags::ACK);
         let iss = o[0].seq;
         self.now = self.now + Duration::from_millis(10);
-        self.inject(TcpFlags::ACK, 1, iss.wrapping_add(1), 257, &[], TcpOptions::default());
+        self.inject(
+            TcpFlags::ACK,
+            1,
+            iss.wrapping_add(1),
+            257,
+            &[],
+            TcpOptions::default(),
+        );
         let (fd, _) = self.st.accept(self.now, l).unwrap();
         (l, fd, iss)
     }
