@@ -169,3 +169,81 @@ impl Config {
         }
     }
 }
+
+/// A setting that could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    UnknownSetting {
+        name: String,
+    },
+    BadValue {
+        name: String,
+        value: String,
+        expected: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::UnknownSetting { name } => write!(f, "unknown setting {name}"),
+            ConfigError::BadValue {
+                name,
+                value,
+                expected,
+            } => {
+                write!(f, "{name}: {value} is out of range ({expected})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Set one tunable by its sysctl name (minimal interim version).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let short = name.rsplit(['.', '/']).next().unwrap_or(name);
+        let bad = |exp: &str| ConfigError::BadValue {
+            name: name.into(),
+            value: value.into(),
+            expected: exp.into(),
+        };
+        let num = |lo: u64, hi: u64| -> Result<u64, ConfigError> {
+            value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|v| (lo..=hi).contains(v))
+                .ok_or_else(|| bad(&format!("{lo}..={hi}")))
+        };
+        match short {
+            "tcp_syn_retries" => self.tcp_syn_retries = num(1, 127)? as u8,
+            "tcp_synack_retries" => self.tcp_synack_retries = num(0, 255)? as u8,
+            "tcp_syn_linear_timeouts" => self.tcp_syn_linear_timeouts = num(0, 255)? as u8,
+            "tcp_fin_timeout" => self.tcp_fin_timeout = Duration::from_secs(num(1, 1 << 31)?),
+            "time_wait_len" => self.time_wait_len = Duration::from_secs(num(1, 600)?),
+            "somaxconn" => self.somaxconn = num(0, i32::MAX as u64)? as u32,
+            "tcp_max_syn_backlog" => self.tcp_max_syn_backlog = num(1, i32::MAX as u64)? as u32,
+            "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = num(0, 1)? == 1,
+            "tcp_syncookies" => self.tcp_syncookies = num(0, 2)? as u8,
+            "tcp_tw_reuse" => self.tcp_tw_reuse = num(0, 2)? as u8,
+            "tcp_timestamps" => self.tcp_timestamps = num(0, 2)? as u8,
+            "tcp_max_tw_buckets" => self.tcp_max_tw_buckets = num(0, i32::MAX as u64)? as u32,
+            _ => return Err(ConfigError::UnknownSetting { name: name.into() }),
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Profile, String> {
+        match s {
+            "seed" => Ok(Profile::Seed),
+            "linux" => Ok(Profile::Linux),
+            _ => Err(format!("unknown profile {s:?} (seed or linux)")),
+        }
+    }
+}

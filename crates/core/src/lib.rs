@@ -23,7 +23,7 @@ pub mod timers;
 mod timewait;
 
 pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo};
-pub use config::{Config, Profile};
+pub use config::{Config, ConfigError, Profile};
 pub use counters::{Counter, Counters};
 pub use errno::Errno;
 pub use event::{DropReason, Event, EventKind, SegmentInfo, TimerKind};

@@ -129,9 +129,34 @@ fn unspecified(like: IpAddr) -> IpAddr {
     }
 }
 
-fn result_str<T: std::fmt::Debug>(r: &Result<T, Errno>) -> String {
+/// A socket call's return value as strace would print it.
+trait CallResult {
+    fn show(&self) -> String;
+}
+impl CallResult for () {
+    fn show(&self) -> String {
+        "0".into()
+    }
+}
+impl CallResult for usize {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+impl CallResult for Fd {
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
+}
+impl CallResult for (Fd, SocketAddr) {
+    fn show(&self) -> String {
+        format!("{} (peer {})", self.0 .0, self.1)
+    }
+}
+
+fn result_str<T: CallResult>(r: &Result<T, Errno>) -> String {
     match r {
-        Ok(v) => format!("{v:?}"),
+        Ok(v) => v.show(),
         Err(e) => format!("-1 {}", e.name()),
     }
 }
@@ -1035,7 +1060,7 @@ impl Stack {
 
     // ------------------------------------------------------------- socket calls
 
-    fn record<T: std::fmt::Debug>(
+    fn record<T: CallResult>(
         &mut self,
         now: Instant,
         fd: Option<Fd>,
