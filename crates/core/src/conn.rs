@@ -173,7 +173,6 @@ pub(crate) struct Conn {
     pub(crate) timer: Option<(TimerId, Instant)>,
     /// In the stack's transmit queue already.
     pub(crate) queued: bool,
-    pub(crate) created: Instant,
 }
 
 fn ts_now(now: Instant, off: u32) -> u32 {
@@ -330,7 +329,6 @@ impl Conn {
             fw2_deadline: None,
             timer: None,
             queued: false,
-            created: cx.now,
         }
     }
 
@@ -806,13 +804,6 @@ impl Conn {
     fn compute_rto(&self) -> Duration {
         let srtt = self.srtt.unwrap_or(RTO_INIT);
         (srtt + (self.rttvar * 4).max(RTO_MIN)).clamp(RTO_MIN, RTO_MAX)
-    }
-
-    pub(crate) fn srtt(&self) -> Option<Duration> {
-        self.srtt
-    }
-    pub(crate) fn rttvar(&self) -> Duration {
-        self.rttvar
     }
 
     fn on_data(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum) {
@@ -1509,12 +1500,11 @@ impl Conn {
             });
         }
 
-        let mut len = 0u32;
         if self.rtx_head && self.snd_una < self.snd_max {
             // Fast retransmit of the head segment.
             self.rtx_head = false;
             let data_out = self.snd.len() as u32;
-            len = data_out.min(self.mss as u32);
+            let len = data_out.min(self.mss as u32);
             seq = self.snd_una;
             self.snd.copy_range(0, len as usize, payload);
             if self.fin_sent && len == data_out && self.fin_seq() < self.snd_max {
@@ -1523,10 +1513,8 @@ impl Conn {
             if len > 0 || flags.fin() {
                 cx.incr(Counter::RetransSegs);
                 self.total_retrans += 1;
-                if flags.fin() || len > 0 {
-                    if len as usize == self.snd.len() {
-                        flags |= TcpFlags::PSH;
-                    }
+                if len > 0 && len as usize == self.snd.len() {
+                    flags |= TcpFlags::PSH;
                 }
                 self.rtt_probe = None;
                 return Some(self.finish(cx, seq, flags, len, options));
@@ -1534,8 +1522,7 @@ impl Conn {
         }
         self.rtx_head = false;
 
-        if let Some((n, fin)) = self.sendable() {
-            len = n;
+        if let Some((len, fin)) = self.sendable() {
             let off = (self.snd_nxt - self.snd_una) as usize;
             self.snd.copy_range(off, len as usize, payload);
             let retransmission = self.snd_nxt < self.snd_max;
@@ -1670,18 +1657,17 @@ impl Conn {
 
     /// setsockopt on a live connection.
     pub(crate) fn apply_opts(&mut self, cx: &mut Ctx<'_>, old: &SockOpts) {
-        if self.opts.keepalive != old.keepalive
-            || (self.opts.keepalive && self.opts.keepidle != old.keepidle)
-        {
-            if matches!(
+        if (self.opts.keepalive != old.keepalive
+            || (self.opts.keepalive && self.opts.keepidle != old.keepidle))
+            && matches!(
                 self.state,
                 TcpState::Established
                     | TcpState::CloseWait
                     | TcpState::FinWait1
                     | TcpState::FinWait2
-            ) {
-                self.arm_keepalive(cx);
-            }
+            )
+        {
+            self.arm_keepalive(cx);
         }
         if self.opts.rcvbuf != old.rcvbuf {
             self.rcv.set_capacity(self.opts.rcvbuf(cx.cfg) as usize);

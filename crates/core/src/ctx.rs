@@ -1,7 +1,7 @@
 //! What a connection, listener or TIME_WAIT record needs from its stack while it
 //! handles an input: the time, the settings, the counters, the event log, and the
 //! transmit queue for segments that belong to no connection (RSTs, TIME_WAIT ACKs).
-use crate::event::{Event, EventKind, SegmentInfo};
+use crate::event::{Event, EventKind};
 use crate::{Config, Counter, Counters, Instant, TcpState};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -66,18 +66,6 @@ impl Ctrl {
         TcpOptions {
             timestamps: self.ts,
             ..Default::default()
-        }
-    }
-    pub(crate) fn info(&self) -> SegmentInfo {
-        SegmentInfo {
-            src: self.src,
-            dst: self.dst,
-            flags: self.flags,
-            seq: self.seq,
-            ack: self.ack,
-            len: 0,
-            win: self.win,
-            options: self.options(),
         }
     }
 }

@@ -67,8 +67,6 @@ pub(crate) struct Request {
     pub(crate) ts_recent: u32,
     pub(crate) ts_off: u32,
     pub(crate) neg: Negotiated,
-    /// The window the SYN advertised (never scaled).
-    pub(crate) snd_wnd: u32,
     /// Our window in the SYN-ACK, bytes.
     pub(crate) rcv_wnd: u32,
     /// Timeouts so far (`req->num_timeout`).
@@ -80,5 +78,4 @@ pub(crate) struct Request {
     pub(crate) synack_pending: bool,
     pub(crate) first_synack: Option<Instant>,
     pub(crate) timer: Option<(TimerId, Instant)>,
-    pub(crate) created: Instant,
 }

@@ -418,7 +418,6 @@ impl Stack {
             ts_recent: o.timestamps.map(|t| t.val).unwrap_or(0),
             ts_off,
             neg,
-            snd_wnd: seg.window as u32,
             rcv_wnd,
             num_timeout: 0,
             num_retrans: 0,
@@ -426,7 +425,6 @@ impl Stack {
             synack_pending: true,
             first_synack: None,
             timer: None,
-            created: now,
         };
         let r = self.reqs.insert(req);
         self.demux.insert((dst, src), Entry::Req(r));
@@ -694,7 +692,7 @@ impl Stack {
     fn apply_next(&mut self, now: Instant, i: u32, next: Next) {
         match next {
             Next::Keep => self.refresh(now, i),
-            Next::TimeWait(sub, dur) => self.to_time_wait(now, i, sub, dur),
+            Next::TimeWait(sub, dur) => self.enter_time_wait(now, i, sub, dur),
             Next::Closed => self.conn_closed(i),
         }
     }
@@ -722,7 +720,7 @@ impl Stack {
         }
     }
 
-    fn to_time_wait(&mut self, now: Instant, i: u32, sub: TcpState, dur: Duration) {
+    fn enter_time_wait(&mut self, now: Instant, i: u32, sub: TcpState, dur: Duration) {
         let Some(c) = self.conns.get_mut(i) else {
             return;
         };
@@ -745,7 +743,6 @@ impl Stack {
             ts_recent_stamp: now,
             ts_off: c.ts_off,
             timer: None,
-            created: now,
         };
         // The connection object leaves the network; the application may still hold it.
         let was = self.events.on;

@@ -21,7 +21,6 @@ pub(crate) struct TimeWait {
     pub(crate) ts_recent_stamp: Instant,
     pub(crate) ts_off: u32,
     pub(crate) timer: Option<(TimerId, Instant)>,
-    pub(crate) created: Instant,
 }
 
 /// What the stack does after a TIME_WAIT record saw a segment.

@@ -180,13 +180,16 @@ struct Link {
     pcap: Option<Pcap>,
 }
 
+/// A packet on its way: (arrival, tie-break sequence, destination host, bytes).
+type InFlight = (Instant, u64, usize, Vec<u8>);
+
 /// The simulation.
 pub struct Sim {
     now: Instant,
     hosts: Vec<Host>,
     links: Vec<Link>,
     rules: Vec<Rule>,
-    queue: BinaryHeap<Reverse<(Instant, u64, usize, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     events: Vec<SimEvent>,
     seed: u64,

@@ -160,7 +160,7 @@ impl Renderer {
         let mut m = Map::new();
         m.insert("t_ms".into(), json!(e.at.as_micros() as f64 / 1000.0));
         m.insert("host".into(), json!(self.hosts[e.host.0]));
-        let mut seg = |m: &mut Map<String, Value>, r: &mut Renderer, s: &SegmentInfo| {
+        let seg = |m: &mut Map<String, Value>, r: &mut Renderer, s: &SegmentInfo| {
             r.learn(s);
             let (seq, ack) = r.rel(s);
             m.insert("flags".into(), json!(s.flags.to_string()));

@@ -39,6 +39,9 @@ pub struct Faults {
     pub reorder: f64,
 }
 
+/// (arrival, tie-break, from A, bytes)
+type InFlight = (Instant, u64, bool, Vec<u8>);
+
 type Filter = Box<dyn FnMut(&Seen) -> bool>;
 
 /// Two stacks, A (10.0.0.1) and B (10.0.0.2), one-way latency `delay`.
@@ -49,7 +52,7 @@ pub struct Pair {
     pub delay: Duration,
     pub faults: Faults,
     rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     pub log: Vec<Seen>,
     pub keep_log: bool,
@@ -353,7 +356,7 @@ impl Peer {
         assert_eq!(o.len(), 1, "{o:?}");
         assert_eq!(o[0].flags, TcpFlags::SYN | TcpFlags::ACK);
         let iss = o[0].seq;
-        self.now = self.now + Duration::from_millis(10);
+        self.now += Duration::from_millis(10);
         self.inject(
             TcpFlags::ACK,
             1,
