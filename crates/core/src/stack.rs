@@ -1938,3 +1938,25 @@ fn send_tw_ack(cx: &mut Ctx<'_>, tw: &TimeWait) {
         ts,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN.md: a TIME_WAIT entry and a SYN-queue entry are small records, not TCBs
+    /// (Linux: 264 B per TIME_WAIT socket).
+    #[test]
+    fn compact_records() {
+        assert!(
+            std::mem::size_of::<TimeWait>() <= 160,
+            "{}",
+            std::mem::size_of::<TimeWait>()
+        );
+        assert!(
+            std::mem::size_of::<Request>() <= 160,
+            "{}",
+            std::mem::size_of::<Request>()
+        );
+        assert!(std::mem::size_of::<Conn>() > 2 * std::mem::size_of::<TimeWait>());
+    }
+}

@@ -681,3 +681,66 @@ fn errno_contract() {
     p.a.shutdown(p.now, x, Shutdown::Write).unwrap();
     assert_eq!(p.a.write(p.now, x, b"x"), Err(Errno::EPIPE));
 }
+
+#[test]
+fn ipv6_connection_lifecycle() {
+    use std::net::{IpAddr, Ipv6Addr};
+    let a6 = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1));
+    let b6 = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
+    let mut a = Stack::new(Config::seed(), &[a6]);
+    let mut b = Stack::new(
+        Config {
+            seed: 5,
+            ..Config::seed()
+        },
+        &[b6],
+    );
+    let mut now = Instant::ZERO;
+    let shuttle = |a: &mut Stack, b: &mut Stack, now: Instant| {
+        let mut buf = Vec::new();
+        let mut sent = Vec::new();
+        for _ in 0..100 {
+            let mut moved = false;
+            while a.poll_transmit(now, &mut buf) {
+                sent.push(synack_core::wire::parse(&buf).unwrap().tcp.flags);
+                b.handle_packet(now, &buf);
+                moved = true;
+            }
+            while b.poll_transmit(now, &mut buf) {
+                a.handle_packet(now, &buf);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        sent
+    };
+    let l = b.socket(now).unwrap();
+    b.bind(now, l, SocketAddr::new(b6, 443)).unwrap();
+    b.listen(now, l, 8).unwrap();
+    let c = a.socket(now).unwrap();
+    assert_eq!(
+        a.connect(now, c, SocketAddr::new(b6, 443)),
+        Err(Errno::EINPROGRESS)
+    );
+    shuttle(&mut a, &mut b, now);
+    let (s, peer) = b.accept(now, l).unwrap();
+    assert_eq!(peer.ip(), a6);
+    // IPv6 MSS: MTU 1500 - 60.
+    assert_eq!(
+        a.getsockopt(c, SockOptName::MaxSeg),
+        Ok(SockOpt::MaxSeg(1440 - 12))
+    );
+    a.write(now, c, &[9u8; 5000]).unwrap();
+    shuttle(&mut a, &mut b, now);
+    assert_eq!(read_all(&mut b, now, s).0.len(), 5000);
+    a.close(now, c).unwrap();
+    shuttle(&mut a, &mut b, now);
+    b.close(now, s).unwrap();
+    shuttle(&mut a, &mut b, now);
+    assert_eq!(a.table_sizes().time_wait, 1);
+    now = now + Duration::from_secs(61);
+    a.handle_timeout(now);
+    assert_eq!(a.table_sizes(), TableSizes::default());
+}
