@@ -740,7 +740,7 @@ fn ipv6_connection_lifecycle() {
     b.close(now, s).unwrap();
     shuttle(&mut a, &mut b, now);
     assert_eq!(a.table_sizes().time_wait, 1);
-    now = now + Duration::from_secs(61);
+    now += Duration::from_secs(61);
     a.handle_timeout(now);
     assert_eq!(a.table_sizes(), TableSizes::default());
 }
