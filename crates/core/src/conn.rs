@@ -1130,28 +1130,33 @@ impl Conn {
                 self.ack_now = true;
             }
         }
-        if due(self.rtx_deadline) {
-            self.rtx_deadline = None;
-            self.timer_event(cx, TimerKind::Retransmit);
-            let n = self.retransmit_timer(cx);
-            if n != Next::Keep {
-                return n;
-            }
-        }
-        if due(self.probe_deadline) {
-            self.probe_deadline = None;
-            self.timer_event(cx, TimerKind::ZeroWindowProbe);
-            let n = self.probe_timer(cx);
-            if n != Next::Keep {
-                return n;
-            }
-        }
-        if due(self.ka_deadline) {
-            self.ka_deadline = None;
-            self.timer_event(cx, TimerKind::Keepalive);
-            let n = self.keepalive_timer(cx);
-            if n != Next::Keep {
-                return n;
+        type Slot = fn(&mut Conn) -> &mut Option<Instant>;
+        type Handler = fn(&mut Conn, &mut Ctx<'_>) -> Next;
+        let timers: [(Slot, TimerKind, Handler); 3] = [
+            (
+                |c| &mut c.rtx_deadline,
+                TimerKind::Retransmit,
+                Conn::retransmit_timer,
+            ),
+            (
+                |c| &mut c.probe_deadline,
+                TimerKind::ZeroWindowProbe,
+                Conn::probe_timer,
+            ),
+            (
+                |c| &mut c.ka_deadline,
+                TimerKind::Keepalive,
+                Conn::keepalive_timer,
+            ),
+        ];
+        for (slot, kind, handler) in timers {
+            if due(*slot(self)) {
+                *slot(self) = None;
+                self.timer_event(cx, kind);
+                let n = handler(self, cx);
+                if n != Next::Keep {
+                    return n;
+                }
             }
         }
         if due(self.fw2_deadline) {

@@ -1924,19 +1924,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 }
 
 fn send_tw_ack(cx: &mut Ctx<'_>, tw: &TimeWait) {
-    let ts = tw.ts.then(|| Timestamps {
-        val: (cx.now.as_millis() as u32).wrapping_add(tw.ts_off),
-        ecr: tw.ts_recent,
-    });
-    cx.send_ctrl(Ctrl {
-        src: tw.local,
-        dst: tw.remote,
-        seq: tw.snd_nxt,
-        ack: tw.rcv_nxt,
-        flags: TcpFlags::ACK,
-        win: tw.win,
-        ts,
-    });
+    tw.ack(cx);
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub(crate) enum TwVerdict {
 }
 
 impl TimeWait {
-    fn ack(&self, cx: &mut Ctx<'_>) {
+    /// ACK from the record: SND.NXT, RCV.NXT, our timestamp and the last one seen.
+    pub(crate) fn ack(&self, cx: &mut Ctx<'_>) {
         let ts = self.ts.then(|| Timestamps {
             val: (cx.now.as_millis() as u32).wrapping_add(self.ts_off),
             ecr: self.ts_recent,

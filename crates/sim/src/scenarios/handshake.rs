@@ -11,12 +11,7 @@ pub const SCENARIO: Scenario = Scenario {
 
 fn run(w: &mut World) -> Verdict {
     let (c, s) = (w.client, w.server);
-    let l = w.listen(128);
-    let fd = w.connect();
-    w.sim.run_until_cond(at(5.0), |sim| {
-        sim.stack(s).poll(l).is_ok_and(|r| r.readable)
-    });
-    let Ok((conn, _)) = w.sim.call(s, |st, now| st.accept(now, l)) else {
+    let Some((fd, _, conn)) = w.establish() else {
         return Verdict::new(false, "the server never had a connection to accept");
     };
     w.sim

@@ -123,6 +123,19 @@ impl World {
         })
     }
 
+    /// Listen, connect, run until the server can accept, accept.
+    /// Returns (client fd, listener, server fd), or None if no connection came.
+    pub fn establish(&mut self) -> Option<(Fd, Fd, Fd)> {
+        let l = self.listen(128);
+        let fd = self.connect();
+        let s = self.server;
+        self.sim.run_until_cond(at(5.0), |sim| {
+            sim.stack(s).poll(l).is_ok_and(|r| r.readable)
+        });
+        let (conn, _) = self.sim.call(s, |st, now| st.accept(now, l)).ok()?;
+        Some((fd, l, conn))
+    }
+
     pub fn run_until(&mut self, secs: f64) {
         self.sim.run_until(at(secs));
     }
