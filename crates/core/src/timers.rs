@@ -158,6 +158,7 @@ impl<T> Timers<T> {
     /// Bytes of slab per armed timer (see the module documentation).
     pub const ENTRY_BYTES: usize = std::mem::size_of::<Entry<T>>();
 
+    /// An empty wheel at time zero; allocates nothing until the first insert.
     pub fn new() -> Self {
         Self::with_capacity(0)
     }
@@ -305,10 +306,12 @@ impl<T> Timers<T> {
         }
     }
 
+    /// Number of armed timers (cancelled and popped ones excluded).
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no timer is armed.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -462,7 +465,7 @@ impl<T> Timers<T> {
         let mut best = self.overflow_start().map(|start| (start, Loc::Overflow));
         for level in (0..LEVELS).rev() {
             if let Some((start, slot)) = self.level_next(level) {
-                if best.map_or(true, |(b, _)| start <= b) {
+                if best.map(|(b, _)| start <= b).unwrap_or(true) {
                     let loc = Loc::Slot {
                         level: level as u8,
                         slot: slot as u8,
