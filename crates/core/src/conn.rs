@@ -458,7 +458,7 @@ impl Conn {
             if !crossing {
                 cx.incr(Counter::TcpSynChallenge);
                 self.challenge_ack(cx);
-                self.drop_event(cx, seg, crate::DropReason::BadFlags);
+                self.drop_event(cx, seg, crate::DropReason::SynChallenge);
                 return (Next::Keep, false);
             }
         }

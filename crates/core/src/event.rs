@@ -80,6 +80,8 @@ pub enum DropReason {
     RcvBufFull,
     /// Ingress backlog full (netdev_max_backlog).
     BacklogFull,
+    /// A SYN on a synchronized connection (RFC 5961 4.2): answered by a challenge ACK.
+    SynChallenge,
     /// Segment flags invalid for the state (e.g. no ACK on a synchronized connection).
     BadFlags,
     /// A segment for a socket in a state that ignores it.
@@ -103,6 +105,7 @@ impl DropReason {
             Paws => "paws",
             RcvBufFull => "rcvbuf-full",
             BacklogFull => "backlog-full",
+            SynChallenge => "syn-on-synchronized",
             BadFlags => "bad-flags",
             Ignored => "ignored",
         }
@@ -117,6 +120,7 @@ impl DropReason {
             SynQueueFull => Some("TcpExtTCPReqQFullDrop"),
             ListenOverflow => Some("TcpExtListenOverflows"),
             RstOutOfWindow => Some("TcpExtTCPChallengeACK"),
+            SynChallenge => Some("TcpExtTCPSYNChallenge"),
             Paws => Some("TcpExtPAWSEstab"),
             RcvBufFull => Some("TcpExtTCPRcvQDrop"),
             BacklogFull => Some("TcpExtTCPBacklogDrop"),
