@@ -147,10 +147,7 @@ fn random_segments_and_calls_never_break_the_stack() {
             t.connections <= 64 + 64 && t.requests <= 4096 && t.time_wait <= 18000,
             "{t:?}"
         );
-        assert!(
-            p.st.poll_timeout().is_none_or(|d| d >= p.now || d < p.now),
-            "no panic computing it"
-        );
+        let _ = p.st.poll_timeout();
     }
     let c = p.st.counters();
     assert!(c.get(Counter::InSegs) > 100_000, "{c:?}");
