@@ -39,12 +39,41 @@ fn conn_error(w: &mut World, fd: Fd) -> Option<Errno> {
     }
 }
 
+/// Linux's SYN schedule (`tcp_retransmit_timer` + `tcp_write_timeout`): the RTO starts at
+/// 1 s, stays there for the first `linear` retransmissions, then doubles (to 120 s at most);
+/// connect() gives up when `retries + linear` retransmissions were sent or the time budget
+/// of `retries` doublings from 1 s (`tcp_model_timeout`) has passed.
+pub fn syn_schedule(retries: u32, linear: u32) -> (Vec<Instant>, Instant) {
+    let budget = if retries <= 6 {
+        (2u64 << retries) - 1
+    } else {
+        127 + (retries as u64 - 6) * 120
+    };
+    let (mut t, mut rto, mut sent) = (0u64, 1u64, 0u32);
+    let mut syns = vec![at(0.0)];
+    loop {
+        t += rto;
+        if sent >= retries + linear || t >= budget {
+            return (syns, at(t as f64));
+        }
+        syns.push(at(t as f64));
+        sent += 1;
+        if sent > linear {
+            rto = (rto * 2).min(120);
+        }
+    }
+}
+
 fn syn_lost(w: &mut World) -> Verdict {
     let c = w.client;
     w.sim
         .add_rule(Rule::drop("drop every SYN", Some(c), None, Match::Syn));
     let fd = w.connect();
-    w.run_until(300.0);
+    let (want_syns, want_fail) = syn_schedule(
+        w.config.tcp_syn_retries.into(),
+        w.config.tcp_syn_linear_timeouts.into(),
+    );
+    w.run_until(want_fail.as_secs_f64() + 10.0);
     let syns = w.sent(c, Match::Syn);
     let failed = w.transitions(c, Some(TcpState::SynSent), TcpState::Closed);
     let err = conn_error(w, fd);
@@ -54,8 +83,7 @@ fn syn_lost(w: &mut World) -> Verdict {
             format!("connect() never failed; SYNs at {} s", times(&syns)),
         );
     };
-    let expected_seed = [0.0, 1.0, 3.0, 7.0, 15.0, 31.0].map(at);
-    let timing_ok = w.config.profile != Profile::Seed || (syns == expected_seed && *f == at(63.0));
+    let timing_ok = syns == want_syns && *f == want_fail;
     Verdict::new(
         err == Some(Errno::ETIMEDOUT) && timing_ok,
         format!(
