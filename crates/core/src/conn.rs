@@ -1009,6 +1009,7 @@ impl Conn {
                     val: ts_now(cx.now, self.ts_off),
                     ecr: self.ts_recent,
                 }),
+                syn: None,
             };
             cx.incr(Counter::OutRsts);
             cx.send_ctrl(rst);

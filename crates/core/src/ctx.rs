@@ -59,12 +59,25 @@ pub(crate) struct Ctrl {
     pub(crate) flags: TcpFlags,
     pub(crate) win: u16,
     pub(crate) ts: Option<Timestamps>,
+    /// A SYN-ACK's options (SYN cookies answer with a control segment).
+    pub(crate) syn: Option<SynOptions>,
+}
+
+/// MSS, window scale and SACK-permitted of a stateless SYN-ACK.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SynOptions {
+    pub(crate) mss: u16,
+    pub(crate) wscale: Option<u8>,
+    pub(crate) sack: bool,
 }
 
 impl Ctrl {
     pub(crate) fn options(&self) -> TcpOptions {
         TcpOptions {
             timestamps: self.ts,
+            mss: self.syn.map(|s| s.mss),
+            window_scale: self.syn.and_then(|s| s.wscale),
+            sack_permitted: self.syn.is_some_and(|s| s.sack),
             ..Default::default()
         }
     }
@@ -112,6 +125,7 @@ impl Ctx<'_> {
                 flags: TcpFlags::RST,
                 win: 0,
                 ts: None,
+                syn: None,
             }
         } else {
             Ctrl {
@@ -122,6 +136,7 @@ impl Ctx<'_> {
                 flags: TcpFlags::RST | TcpFlags::ACK,
                 win: 0,
                 ts: None,
+                syn: None,
             }
         };
         self.incr(Counter::OutRsts);

@@ -18,6 +18,7 @@ mod secrets;
 mod slab;
 pub mod stack;
 pub mod state;
+mod syncookies;
 pub mod time;
 pub mod timers;
 mod timewait;

@@ -20,6 +20,9 @@ pub(crate) struct Listener {
     /// Requests whose SYN-ACK has not been retransmitted yet ("young").
     pub(crate) young: u32,
     pub(crate) opts: SockOpts,
+    /// When a SYN cookie was last sent (`tcp_synq_overflow`): cookie ACKs are checked only
+    /// within two minutes of it.
+    pub(crate) last_overflow: Option<Instant>,
 }
 
 impl Listener {

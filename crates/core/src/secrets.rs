@@ -12,6 +12,7 @@ pub(crate) struct Secrets {
     ts_key: (u64, u64),
     port_key: (u64, u64),
     pub(crate) demux_key: (u64, u64),
+    pub(crate) cookie_keys: [(u64, u64); 2],
     rng: ChaCha8Rng,
 }
 
@@ -30,11 +31,13 @@ impl Secrets {
         let ts_key = key();
         let port_key = key();
         let demux_key = key();
+        let cookie_keys = [key(), key()];
         Secrets {
             isn_key,
             ts_key,
             port_key,
             demux_key,
+            cookie_keys,
             rng,
         }
     }

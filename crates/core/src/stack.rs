@@ -7,6 +7,7 @@ use crate::listener::{Listener, Request};
 use crate::opts::SockOpts;
 use crate::secrets::Secrets;
 use crate::slab::Slab;
+use crate::syncookies::SynCookies;
 use crate::timers::Timers;
 use crate::timewait::{TimeWait, TwVerdict};
 use crate::*;
@@ -30,6 +31,21 @@ impl BuildHasher for Keyed {
     fn build_hasher(&self) -> SipHasher13 {
         SipHasher13::new_with_keys(self.0, self.1)
     }
+}
+
+/// What a completed handshake knows about the new connection.
+struct Child {
+    iss: u32,
+    irs: u32,
+    ts_off: u32,
+    ts_recent: u32,
+    neg: Negotiated,
+    snd_wnd: u32,
+    rcv_wnd: u32,
+    /// When our SYN-ACK went out, if it was never retransmitted (an RTT sample).
+    rtt_from: Option<Instant>,
+    /// SYN-RECEIVED for a request, LISTEN for a cookie.
+    from: TcpState,
 }
 
 /// What a 4-tuple (local, remote) maps to.
@@ -90,6 +106,7 @@ pub struct Stack {
     counters: Counters,
     events: Events,
     secrets: Secrets,
+    cookies: SynCookies,
     sockets: Vec<Option<Socket>>,
     free_fds: BinaryHeap<Reverse<u32>>,
     conns: Slab<Conn>,
@@ -184,6 +201,7 @@ impl Stack {
             ctrl: VecDeque::new(),
             scratch: Vec::new(),
             last_now: Instant::ZERO,
+            cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
             config,
         }
@@ -326,6 +344,9 @@ impl Stack {
             self.drop_seg(now, src, dst, seg, DropReason::ListenIgnored);
             return;
         }
+        if seg.flags.ack() && self.cookie_ack(now, l, src, dst, seg) {
+            return;
+        }
         if seg.flags.ack() {
             // A bare ACK (or SYN-ACK) for a request we no longer have: RST.
             self.drop_seg(now, src, dst, seg, DropReason::ListenIgnored);
@@ -364,26 +385,39 @@ impl Stack {
             Profile::Linux => acc_full,
         };
         let opts = lis.opts;
-        if overflow {
-            self.counters.incr(Counter::ListenOverflows);
-            self.counters.incr(Counter::ListenDrops);
-            self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
-            return;
-        }
         // The document's queue is full at its maximum; Linux 6.x's when it is *longer*
         // than the accept-queue limit (`inet_csk_reqsk_queue_is_full`).
         let syn_full = match cfg.profile {
             Profile::Seed => qlen >= syn_limit,
             Profile::Linux => qlen > syn_limit,
         };
-        let pressure = cookies == 0 && max_syn.saturating_sub(qlen) < (max_syn >> 2);
-        if syn_full || pressure {
-            // SYN cookies arrive with the listen-queue work; until then a full queue drops.
-            if cookies == 0 || syn_full {
-                self.counters.incr(Counter::TcpReqQFullDrop);
-            }
+        // `tcp_conn_request`: cookies always (2) or when the SYN queue is full (1);
+        // a full queue without cookies drops the SYN.
+        let want_cookie = reopen_isn.is_none() && (cookies == 2 || syn_full);
+        if want_cookie && cookies == 0 {
+            self.counters.incr(Counter::TcpReqQFullDrop);
             self.counters.incr(Counter::ListenDrops);
             self.drop_seg(now, src, dst, seg, DropReason::SynQueueFull);
+            return;
+        }
+        if want_cookie {
+            self.counters.incr(Counter::TcpReqQFullDoCookies);
+        }
+        if overflow {
+            self.counters.incr(Counter::ListenOverflows);
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
+            return;
+        }
+        let pressure = cookies == 0 && max_syn.saturating_sub(qlen) < (max_syn >> 2);
+        if !want_cookie && (syn_full || pressure) {
+            self.counters.incr(Counter::TcpReqQFullDrop);
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::SynQueueFull);
+            return;
+        }
+        if want_cookie {
+            self.send_cookie(now, l, src, dst, seg);
             return;
         }
 
@@ -440,6 +474,149 @@ impl Stack {
             req.timer = Some((id, deadline));
         }
         self.txq.push_back(Tx::Req(r));
+    }
+
+    /// Answer a SYN statelessly: the SYN-ACK's ISN is a SYN cookie; with timestamps, the
+    /// TSval's low bits keep the window scale and SACK permission (`cookie_v4_init_sequence`).
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) {
+        let cfg = &self.config;
+        let o = &seg.options;
+        let v6 = dst.is_ipv6();
+        let peer_mss = o.mss.unwrap_or(conn::MSS_DEFAULT);
+        let idx = SynCookies::mss_index(peer_mss, v6);
+        let minute = (now.as_micros() / 60_000_000) as u32;
+        let iss = self.cookies.make(src, dst, seg.seq, idx, minute);
+        let ts_ok = cfg.tcp_timestamps != 0 && o.timestamps.is_some();
+        let sack = cfg.tcp_sack && o.sack_permitted;
+        let peer_wscale = if cfg.tcp_window_scaling {
+            o.window_scale.map(|w| w.min(14))
+        } else {
+            None
+        };
+        let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
+        // Without timestamps there is nowhere to keep window scale or SACK: not offered.
+        let (wscale, sack) = if ts_ok {
+            (peer_wscale.map(|_| conn::our_wscale(cfg)), sack)
+        } else {
+            (None, false)
+        };
+        let ts = ts_ok.then(|| Timestamps {
+            val: SynCookies::encode_ts(now.as_millis() as u32, peer_wscale, sack)
+                .wrapping_add(ts_off),
+            ecr: o.timestamps.map(|t| t.val).unwrap_or(0),
+        });
+        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
+        let advmss = conn::advmss(cfg, dst, opts.maxseg);
+        let mss_w = if ts_ok {
+            advmss.saturating_sub(conn::TS_LEN)
+        } else {
+            advmss
+        };
+        let win = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w).min(65535) as u16;
+        let c = Ctrl {
+            src: dst,
+            dst: src,
+            seq: iss,
+            ack: seg.seq.wrapping_add(1),
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            win,
+            ts,
+            syn: Some(crate::ctx::SynOptions {
+                mss: advmss,
+                wscale,
+                sack,
+            }),
+        };
+        self.counters.incr(Counter::SyncookiesSent);
+        if let Some(lis) = self.listeners.get_mut(l) {
+            lis.last_overflow = Some(now);
+        }
+        let mut cx = cx!(self, now);
+        cx.send_ctrl(c);
+    }
+
+    /// A bare ACK for a listener with no request: a SYN cookie coming back? If valid, the
+    /// connection is created straight into the accept queue (`cookie_v4_check`).
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) -> bool {
+        let cfg = &self.config;
+        let Some(lis) = self.listeners.get(l) else {
+            return false;
+        };
+        let recent = lis
+            .last_overflow
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(120));
+        if cfg.tcp_syncookies == 0 || !recent || seg.flags.syn() || seg.flags.rst() {
+            return false;
+        }
+        let v6 = dst.is_ipv6();
+        let minute = (now.as_micros() / 60_000_000) as u32;
+        let client_isn = seg.seq.wrapping_sub(1);
+        let Some(idx) = self
+            .cookies
+            .check(src, dst, client_isn, seg.ack.wrapping_sub(1), minute)
+        else {
+            self.counters.incr(Counter::SyncookiesFailed);
+            return false;
+        };
+        let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
+        let (wscale, sack, ts) = match seg.options.timestamps {
+            Some(t) if cfg.tcp_timestamps != 0 => {
+                let (w, s) = SynCookies::decode_ts(t.ecr.wrapping_sub(ts_off));
+                (w, s && cfg.tcp_sack, true)
+            }
+            _ => (None, false, false),
+        };
+        if lis.accept_full(cfg) {
+            self.counters.incr(Counter::ListenOverflows);
+            self.counters.incr(Counter::ListenDrops);
+            self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
+            return true;
+        }
+        self.counters.incr(Counter::SyncookiesRecv);
+        let opts = lis.opts;
+        let neg = Negotiated {
+            peer_mss: SynCookies::mss_of(idx, v6),
+            wscale: wscale
+                .filter(|_| cfg.tcp_window_scaling)
+                .map(|w| (w, conn::our_wscale(cfg))),
+            sack,
+            ts,
+        };
+        let advmss = conn::advmss(cfg, dst, opts.maxseg);
+        let mss_w = if ts {
+            advmss.saturating_sub(conn::TS_LEN)
+        } else {
+            advmss
+        };
+        let rcv_wnd = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w);
+        let snd_wnd = (seg.window as u32) << neg.wscale.map(|w| w.0).unwrap_or(0);
+        let child = Child {
+            iss: seg.ack.wrapping_sub(1),
+            irs: client_isn,
+            ts_off,
+            ts_recent: seg.options.timestamps.map(|t| t.val).unwrap_or(0),
+            neg,
+            snd_wnd,
+            rcv_wnd,
+            rtt_from: None,
+            from: TcpState::Listen,
+        };
+        self.spawn_child(now, l, src, dst, seg, child);
+        true
     }
 
     /// Remove a request from the SYN queue and the demux table.
@@ -556,7 +733,6 @@ impl Stack {
         let Some(req) = self.drop_request(r) else {
             return;
         };
-        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         let snd_wnd = (seg.window as u32) << req.neg.wscale.map(|w| w.0).unwrap_or(0);
         let ts_recent = seg
             .options
@@ -568,10 +744,35 @@ impl Stack {
         } else {
             None
         };
+        let child = Child {
+            iss: req.iss,
+            irs: req.irs,
+            ts_off: req.ts_off,
+            ts_recent,
+            neg: req.neg,
+            snd_wnd,
+            rcv_wnd: req.rcv_wnd,
+            rtt_from,
+            from: TcpState::SynRecv,
+        };
+        self.spawn_child(now, l, src, dst, seg, child);
+    }
+
+    /// A handshake completed (third ACK or SYN cookie): an established child joins the
+    /// accept queue; data or FIN riding on the ACK is processed by it.
+    fn spawn_child(
+        &mut self,
+        now: Instant,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+        k: Child,
+    ) {
+        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         let mut cx = cx!(self, now);
-        // Events: the request (SYN-RECEIVED) becomes the established child.
         cx.events
-            .state(now, dst, src, TcpState::SynRecv, TcpState::Established);
+            .state(now, dst, src, k.from, TcpState::Established);
         let was = cx.events.on;
         cx.events.on = false;
         let mut child = Conn::accepted(
@@ -579,14 +780,14 @@ impl Stack {
             dst,
             src,
             opts,
-            req.iss,
-            req.irs,
-            req.ts_off,
-            ts_recent,
-            req.neg,
-            snd_wnd,
-            req.rcv_wnd,
-            rtt_from,
+            k.iss,
+            k.irs,
+            k.ts_off,
+            k.ts_recent,
+            k.neg,
+            k.snd_wnd,
+            k.rcv_wnd,
+            k.rtt_from,
         );
         cx.events.on = was;
         cx.incr(Counter::PassiveOpens);
@@ -621,6 +822,7 @@ impl Stack {
                 val: (now.as_millis() as u32).wrapping_add(req.ts_off),
                 ecr: req.ts_recent,
             }),
+            syn: None,
         }
     }
 
@@ -1233,6 +1435,7 @@ impl Stack {
             syn_q: 0,
             young: 0,
             opts,
+            last_overflow: None,
         });
         self.listen_map.insert(local, l);
         if let Some(p) = self.ports.get_mut(&local.port()) {

@@ -52,6 +52,7 @@ impl TimeWait {
             flags: TcpFlags::ACK,
             win: self.win,
             ts,
+            syn: None,
         });
     }
 

@@ -546,3 +546,178 @@ fn linux_profile_drops_syn_when_accept_queue_full() {
     assert_eq!(p.st.counters().get(Counter::ListenOverflows), 1);
     assert_eq!(p.st.counters().get(Counter::ListenDrops), 1);
 }
+
+#[test]
+fn syncookies_always_script() {
+    // seed/syncookies_always.pkt: no timestamps, so the SYN-ACK carries only the MSS.
+    let mut cfg = packetdrill_cfg();
+    cfg.tcp_syncookies = 2;
+    let mut p = Peer::new(cfg);
+    let l = listener(&mut p, 1);
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            window_scale: Some(7),
+            ..none()
+        },
+    );
+    let o = p.out();
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].flags, SYN | ACK);
+    assert_eq!(
+        o[0].options,
+        TcpOptions {
+            mss: Some(1460),
+            ..none()
+        }
+    );
+    assert_eq!(
+        p.st.table_sizes().requests,
+        0,
+        "nothing is stored for a cookie"
+    );
+    let iss = o[0].seq;
+    p.now += Duration::from_millis(10);
+    p.inject(ACK, 1, iss + 1, 257, &[], none());
+    let (fd, _) = p.st.accept(p.now, l).unwrap();
+    assert_eq!(p.st.write(p.now, fd, &[5u8; 100]), Ok(100));
+    let o = p.out();
+    assert_eq!(
+        (o[0].flags, o[0].seq, o[0].ack, o[0].payload.len()),
+        (ACK | PSH, iss + 1, 1, 100)
+    );
+    let c = p.st.counters();
+    assert_eq!(
+        (
+            c.get(Counter::SyncookiesSent),
+            c.get(Counter::SyncookiesRecv)
+        ),
+        (1, 1)
+    );
+}
+
+#[test]
+fn syncookie_keeps_wscale_and_sack_in_the_timestamp() {
+    let mut cfg = packetdrill_cfg();
+    cfg.tcp_syncookies = 2;
+    let mut p = Peer::new(cfg);
+    let l = listener(&mut p, 1);
+    let ts = |val, ecr| Some(Timestamps { val, ecr });
+    let syn = TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        window_scale: Some(2),
+        timestamps: ts(500, 0),
+        ..none()
+    };
+    p.inject(SYN, 0, 0, 65535, &[], syn);
+    let o = p.out();
+    assert_eq!(o[0].options.window_scale, Some(8));
+    assert!(o[0].options.sack_permitted);
+    let (iss, tsval) = (o[0].seq, o[0].options.timestamps.unwrap().val);
+    p.inject(
+        ACK,
+        1,
+        iss + 1,
+        1000,
+        &[],
+        TcpOptions {
+            timestamps: ts(501, tsval),
+            ..none()
+        },
+    );
+    let (fd, _) = p.st.accept(p.now, l).unwrap();
+    // The peer's scale (2) survived: window 1000 << 2 = 4000 bytes lets 2 full segments go.
+    p.st.write(p.now, fd, &[1u8; 6000]).unwrap();
+    let lens: Vec<usize> = p.out().iter().map(|x| x.payload.len()).collect();
+    // The third segment does not fit the window and waits (Linux does not split it).
+    assert_eq!(
+        lens,
+        vec![1448, 1448],
+        "MSS 1460 from the cookie, minus timestamps"
+    );
+}
+
+#[test]
+fn forged_cookie_ack_is_counted_and_reset() {
+    let mut cfg = packetdrill_cfg();
+    cfg.tcp_syncookies = 2;
+    let mut p = Peer::new(cfg);
+    let _l = listener(&mut p, 1);
+    p.inject(
+        SYN,
+        0,
+        0,
+        32792,
+        &[],
+        TcpOptions {
+            mss: Some(1000),
+            ..none()
+        },
+    );
+    let iss = p.out()[0].seq;
+    p.inject(ACK, 1, iss + 12345, 257, &[], none());
+    let o = p.out();
+    assert!(o[0].flags.rst());
+    assert_eq!(p.st.counters().get(Counter::SyncookiesFailed), 1);
+    assert_eq!(p.st.table_sizes().connections, 0);
+    // Three minutes later even the right cookie is too old.
+    p.now += Duration::from_secs(180);
+    p.inject(ACK, 1, iss + 1, 257, &[], none());
+    assert!(p.out()[0].flags.rst());
+}
+
+#[test]
+fn syn_flood_is_bounded_and_cookies_let_real_clients_in() {
+    let mut p = Peer::new(Config::seed());
+    p.st.set_capture(false);
+    let l = listener(&mut p, 8);
+    for k in 0..20_000u32 {
+        p.remote = std::net::SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + k)),
+            1024 + (k % 60000) as u16,
+        );
+        p.inject(
+            SYN,
+            k,
+            0,
+            1000,
+            &[],
+            TcpOptions {
+                mss: Some(1460),
+                ..none()
+            },
+        );
+        p.out();
+    }
+    let t = p.st.table_sizes();
+    // Seed profile: min(8, 128) * 2 = 16 requests at most; the rest got cookies.
+    assert_eq!(t.requests, 16, "{t:?}");
+    let c = p.st.counters();
+    assert_eq!(c.get(Counter::SyncookiesSent), 20_000 - 16);
+    assert_eq!(c.get(Counter::TcpReqQFullDoCookies), 20_000 - 16);
+    // A real client during the flood: its ACK returns the cookie and it is accepted.
+    p.remote = std::net::SocketAddr::new(REMOTE, 50000);
+    p.inject(
+        SYN,
+        77,
+        0,
+        1000,
+        &[],
+        TcpOptions {
+            mss: Some(1460),
+            ..none()
+        },
+    );
+    let iss = p.out()[0].seq;
+    p.inject(ACK, 78, iss + 1, 1000, b"GET", none());
+    let (fd, peer) = p.st.accept(p.now, l).unwrap();
+    assert_eq!(peer, p.remote);
+    let mut buf = [0u8; 8];
+    assert_eq!(p.st.read(p.now, fd, &mut buf), Ok(3));
+}
