@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use synack_core::Profile;
-use synack_sim::scenarios::{self, Options, Scenario, World};
+use synack_sim::scenarios::{self, Options, Scenario};
 use synack_sim::view::Renderer;
 
 #[derive(Parser)]
@@ -74,6 +74,7 @@ impl RunOpts {
             profile: self.profile,
             sets,
             seed: self.seed,
+            capture: false,
         })
     }
 }
@@ -94,13 +95,7 @@ fn main() -> ExitCode {
             cmd: ScenarioCmd::Run { name, opts, pcap },
         } => match scenarios::find(&name) {
             Some(s) => run_one(&s, &opts, pcap.as_ref(), true),
-            None => {
-                let names: Vec<&str> = scenarios::all().iter().map(|s| s.name).collect();
-                Err(format!(
-                    "unknown scenario {name:?}; the scenarios are: {}",
-                    names.join(", ")
-                ))
-            }
+            None => Err(scenarios::unknown(&name)),
         },
     };
     match r {
@@ -149,27 +144,42 @@ fn run_one(
     pcap: Option<&PathBuf>,
     heading: bool,
 ) -> Result<bool, String> {
-    let o = opts.options()?;
-    let mut w = World::new(&o)?;
-    if pcap.is_some() {
-        w.sim.capture();
-    }
-    let verdict = (s.run)(&mut w);
+    let mut o = opts.options()?;
+    // Fail before running if the capture cannot be written, not after a long timeline.
+    let mut pcap_file = match pcap {
+        Some(path) => {
+            o.capture = true;
+            Some(
+                std::fs::File::create(path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let (w, verdict) = scenarios::run(s.name, &o)?;
+    let io = |e: std::io::Error| format!("writing the output: {e}");
     let mut out = std::io::stdout().lock();
     let mut r = Renderer::new(&w.sim);
     if opts.json {
         for e in w.sim.events() {
-            writeln!(out, "{}", r.json(e)).map_err(|e| e.to_string())?;
+            let mut v = r.json(e);
+            v["scenario"] = serde_json::json!(s.name);
+            writeln!(out, "{v}").map_err(io)?;
         }
-        let v = serde_json::json!({"event": "verdict", "scenario": s.name, "pass": verdict.pass, "line": verdict.line});
-        writeln!(out, "{v}").map_err(|e| e.to_string())?;
+        let v = serde_json::json!({
+            "event": "verdict",
+            "scenario": s.name,
+            "pass": verdict.pass,
+            "line": verdict.line,
+        });
+        writeln!(out, "{v}").map_err(io)?;
     } else {
         if heading {
-            writeln!(out, "{}: {}", s.name, textwrap(s.summary, 100)).map_err(|e| e.to_string())?;
-            writeln!(out, "{}", "-".repeat(100)).map_err(|e| e.to_string())?;
+            writeln!(out, "{}: {}", s.name, textwrap(s.summary, 100)).map_err(io)?;
+            writeln!(out, "{}", "-".repeat(100)).map_err(io)?;
         }
         for line in r.lines(w.sim.events()) {
-            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+            writeln!(out, "{line}").map_err(io)?;
         }
         writeln!(
             out,
@@ -177,11 +187,11 @@ fn run_one(
             if verdict.pass { "PASS" } else { "FAIL" },
             verdict.line
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(io)?;
     }
-    if let Some(path) = pcap {
-        let p = w.sim.pcap(0).ok_or("no capture")?;
-        p.write_to(path)
+    if let (Some(path), Some(file)) = (pcap, pcap_file.as_mut()) {
+        let p = w.sim.pcap(w.link).ok_or("no capture was recorded")?;
+        file.write_all(&p.to_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         if !opts.json {
             writeln!(
@@ -190,7 +200,7 @@ fn run_one(
                 p.len(),
                 path.display()
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(io)?;
         }
     }
     Ok(verdict.pass)
