@@ -23,6 +23,16 @@ struct Cli {
 enum Cmd {
     /// Run every scenario of the document, one after another.
     Tour(RunOpts),
+    /// Print every setting with its value in a profile, like `sysctl -a` (or one, by name).
+    Sysctl {
+        /// A setting name (net.ipv4.tcp_syn_retries, tcp_syn_retries, ...).
+        name: Option<String>,
+        #[arg(long, default_value = "seed")]
+        profile: Profile,
+        /// Read this machine's /proc/sys instead of a profile.
+        #[arg(long)]
+        host: bool,
+    },
     /// The scenario library.
     Scenario {
         #[command(subcommand)]
@@ -53,6 +63,9 @@ struct RunOpts {
     /// Set a tunable on both hosts, by its sysctl name: --set net.ipv4.tcp_syn_retries=3
     #[arg(long = "set", value_name = "NAME=VALUE")]
     sets: Vec<String>,
+    /// Apply a sysctl.conf-format file to both hosts (before any --set).
+    #[arg(long = "sysctl-file", value_name = "FILE")]
+    files: Vec<PathBuf>,
     /// One JSON object per event per line instead of the timeline.
     #[arg(long)]
     json: bool,
@@ -72,6 +85,7 @@ impl RunOpts {
         }
         Ok(Options {
             profile: self.profile,
+            files: self.files.clone(),
             sets,
             seed: self.seed,
             capture: false,
@@ -79,18 +93,32 @@ impl RunOpts {
     }
 }
 
+/// Print to stdout; a closed pipe (`synack tour | head`) ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(io_err)?
+    };
+}
+
+fn io_err(e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    e.to_string()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Tour(opts) => tour(&opts),
+        Cmd::Sysctl {
+            name,
+            profile,
+            host,
+        } => sysctl(name.as_deref(), profile, host),
         Cmd::Scenario {
             cmd: ScenarioCmd::List,
-        } => {
-            for s in scenarios::all() {
-                println!("{:<20} {}", s.name, s.summary);
-            }
-            Ok(true)
-        }
+        } => list(),
         Cmd::Scenario {
             cmd: ScenarioCmd::Run { name, opts, pcap },
         } => match scenarios::find(&name) {
@@ -108,24 +136,50 @@ fn main() -> ExitCode {
     }
 }
 
+fn list() -> Result<bool, String> {
+    for s in scenarios::all() {
+        out!("{:<20} {}", s.name, s.summary);
+    }
+    Ok(true)
+}
+
+fn sysctl(name: Option<&str>, profile: Profile, host: bool) -> Result<bool, String> {
+    let c = if host {
+        synack_core::Config::from_host(std::path::Path::new("/proc/sys"))
+            .map_err(|e| e.to_string())?
+    } else {
+        synack_core::Config::for_profile(profile)
+    };
+    match name {
+        Some(n) => out!("{}", c.get(n).map_err(|e| e.to_string())?),
+        None => {
+            for (n, v, allowed, doc) in c.settings() {
+                out!("{n} = {}", v.replace('\t', " "));
+                out!("    # {doc}; allowed: {allowed}");
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn tour(opts: &RunOpts) -> Result<bool, String> {
     let mut all_pass = true;
     let list = scenarios::all();
     for (i, s) in list.iter().enumerate() {
         if !opts.json {
-            println!("{}", "=".repeat(100));
-            println!("[{}/{}] {}", i + 1, list.len(), s.name);
-            println!("{}", textwrap(s.summary, 100));
-            println!("{}", "-".repeat(100));
+            out!("{}", "=".repeat(100));
+            out!("[{}/{}] {}", i + 1, list.len(), s.name);
+            out!("{}", textwrap(s.summary, 100));
+            out!("{}", "-".repeat(100));
         }
         all_pass &= run_one(s, opts, None, false)?;
         if !opts.json {
-            println!();
+            out!();
         }
     }
     if !opts.json {
-        println!("{}", "=".repeat(100));
-        println!(
+        out!("{}", "=".repeat(100));
+        out!(
             "tour: {} scenarios, {}",
             list.len(),
             if all_pass {
@@ -157,14 +211,13 @@ fn run_one(
         None => None,
     };
     let (w, verdict) = scenarios::run(s.name, &o)?;
-    let io = |e: std::io::Error| format!("writing the output: {e}");
     let mut out = std::io::stdout().lock();
     let mut r = Renderer::new(&w.sim);
     if opts.json {
         for e in w.sim.events() {
             let mut v = r.json(e);
             v["scenario"] = serde_json::json!(s.name);
-            writeln!(out, "{v}").map_err(io)?;
+            writeln!(out, "{v}").map_err(io_err)?;
         }
         let v = serde_json::json!({
             "event": "verdict",
@@ -172,14 +225,14 @@ fn run_one(
             "pass": verdict.pass,
             "line": verdict.line,
         });
-        writeln!(out, "{v}").map_err(io)?;
+        writeln!(out, "{v}").map_err(io_err)?;
     } else {
         if heading {
-            writeln!(out, "{}: {}", s.name, textwrap(s.summary, 100)).map_err(io)?;
-            writeln!(out, "{}", "-".repeat(100)).map_err(io)?;
+            writeln!(out, "{}: {}", s.name, textwrap(s.summary, 100)).map_err(io_err)?;
+            writeln!(out, "{}", "-".repeat(100)).map_err(io_err)?;
         }
         for line in r.lines(w.sim.events()) {
-            writeln!(out, "{line}").map_err(io)?;
+            writeln!(out, "{line}").map_err(io_err)?;
         }
         writeln!(
             out,
@@ -187,7 +240,7 @@ fn run_one(
             if verdict.pass { "PASS" } else { "FAIL" },
             verdict.line
         )
-        .map_err(io)?;
+        .map_err(io_err)?;
     }
     if let (Some(path), Some(file)) = (pcap, pcap_file.as_mut()) {
         let p = w.sim.pcap(w.link).ok_or("no capture was recorded")?;
@@ -200,7 +253,7 @@ fn run_one(
                 p.len(),
                 path.display()
             )
-            .map_err(io)?;
+            .map_err(io_err)?;
         }
     }
     Ok(verdict.pass)

@@ -174,68 +174,58 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// No such setting; `suggestion` is the closest known name, if one is close.
     UnknownSetting {
         name: String,
+        suggestion: Option<&'static str>,
     },
+    /// The value is not allowed: `expected` says what is.
     BadValue {
-        name: String,
+        name: &'static str,
         value: String,
         expected: String,
     },
+    /// A line of a sysctl.conf file (`source:line: error`).
+    File {
+        source: String,
+        line: usize,
+        error: Box<ConfigError>,
+    },
+    /// A file could not be read.
+    Io { path: String, error: String },
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConfigError::UnknownSetting { name } => write!(f, "unknown setting {name}"),
+            ConfigError::UnknownSetting {
+                name,
+                suggestion: Some(s),
+            } => {
+                write!(f, "unknown setting {name:?} (did you mean {s}?)")
+            }
+            ConfigError::UnknownSetting {
+                name,
+                suggestion: None,
+            } => write!(f, "unknown setting {name:?}"),
             ConfigError::BadValue {
                 name,
                 value,
                 expected,
             } => {
-                write!(f, "{name}: {value} is out of range ({expected})")
+                write!(f, "{name}: {value:?} is not allowed ({expected})")
             }
+            ConfigError::File {
+                source,
+                line,
+                error,
+            } => write!(f, "{source}:{line}: {error}"),
+            ConfigError::Io { path, error } => write!(f, "{path}: {error}"),
         }
     }
 }
 
 impl std::error::Error for ConfigError {}
-
-impl Config {
-    /// Set one tunable by its sysctl name (minimal interim version).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let short = name.rsplit(['.', '/']).next().unwrap_or(name);
-        let bad = |exp: &str| ConfigError::BadValue {
-            name: name.into(),
-            value: value.into(),
-            expected: exp.into(),
-        };
-        let num = |lo: u64, hi: u64| -> Result<u64, ConfigError> {
-            value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|v| (lo..=hi).contains(v))
-                .ok_or_else(|| bad(&format!("{lo}..={hi}")))
-        };
-        match short {
-            "tcp_syn_retries" => self.tcp_syn_retries = num(1, 127)? as u8,
-            "tcp_synack_retries" => self.tcp_synack_retries = num(0, 255)? as u8,
-            "tcp_syn_linear_timeouts" => self.tcp_syn_linear_timeouts = num(0, 255)? as u8,
-            "tcp_fin_timeout" => self.tcp_fin_timeout = Duration::from_secs(num(1, 1 << 31)?),
-            "time_wait_len" => self.time_wait_len = Duration::from_secs(num(1, 600)?),
-            "somaxconn" => self.somaxconn = num(0, i32::MAX as u64)? as u32,
-            "tcp_max_syn_backlog" => self.tcp_max_syn_backlog = num(1, i32::MAX as u64)? as u32,
-            "tcp_abort_on_overflow" => self.tcp_abort_on_overflow = num(0, 1)? == 1,
-            "tcp_syncookies" => self.tcp_syncookies = num(0, 2)? as u8,
-            "tcp_tw_reuse" => self.tcp_tw_reuse = num(0, 2)? as u8,
-            "tcp_timestamps" => self.tcp_timestamps = num(0, 2)? as u8,
-            "tcp_max_tw_buckets" => self.tcp_max_tw_buckets = num(0, i32::MAX as u64)? as u32,
-            _ => return Err(ConfigError::UnknownSetting { name: name.into() }),
-        }
-        Ok(())
-    }
-}
 
 impl std::str::FromStr for Profile {
     type Err = String;
@@ -245,5 +235,525 @@ impl std::str::FromStr for Profile {
             "linux" => Ok(Profile::Linux),
             _ => Err(format!("unknown profile {s:?} (seed or linux)")),
         }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Seed => "seed",
+            Profile::Linux => "linux",
+        })
+    }
+}
+
+type Getter = fn(&Config) -> String;
+type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// One tunable: its Linux name, what values it takes, and how to read and write it.
+struct Setting {
+    name: &'static str,
+    expected: &'static str,
+    doc: &'static str,
+    get: Getter,
+    set: Setter,
+}
+
+fn int(v: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    let v = v.trim();
+    let n = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16)
+    } else {
+        v.parse::<i64>()
+    }
+    .map_err(|_| format!("{lo}..={hi}"))?;
+    if (lo..=hi).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{lo}..={hi}"))
+    }
+}
+
+fn ints<const N: usize>(v: &str, lo: i64, hi: i64) -> Result<[i64; N], String> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() != N {
+        return Err(format!("{N} integers in {lo}..={hi}"));
+    }
+    let mut out = [0i64; N];
+    for (o, p) in out.iter_mut().zip(parts) {
+        *o = int(p, lo, hi).map_err(|_| format!("{N} integers in {lo}..={hi}"))?;
+    }
+    Ok(out)
+}
+
+fn secs(v: &str, lo: f64, hi: f64) -> Result<Duration, String> {
+    let n: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("seconds in {lo}..={hi}"))?;
+    if n.is_finite() && (lo..=hi).contains(&n) {
+        Ok(Duration::from_secs_f64(n))
+    } else {
+        Err(format!("seconds in {lo}..={hi}"))
+    }
+}
+
+fn show_secs(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{}", d.as_secs_f64())
+    }
+}
+
+/// `tcp_fastopen_key`: four groups of 8 hex digits; the kernel stores each group as a
+/// little-endian u32, so those are the key bytes.
+fn parse_key(v: &str) -> Result<[u8; 16], String> {
+    let expected = || "xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx (hex)".to_string();
+    let groups: Vec<&str> = v.trim().split('-').collect();
+    if groups.len() != 4 {
+        return Err(expected());
+    }
+    let mut key = [0u8; 16];
+    for (i, g) in groups.iter().enumerate() {
+        if g.is_empty() || g.len() > 8 {
+            return Err(expected());
+        }
+        let w = u32::from_str_radix(g, 16).map_err(|_| expected())?;
+        key[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    Ok(key)
+}
+
+fn show_key(k: &[u8; 16]) -> String {
+    k.chunks(4)
+        .map(|c| format!("{:08x}", u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+macro_rules! setting {
+    ($name:literal, $expected:literal, $doc:literal, |$c:ident| $get:expr, |$m:ident, $v:ident| $set:expr) => {
+        Setting {
+            name: $name,
+            expected: $expected,
+            doc: $doc,
+            get: |$c: &Config| $get,
+            set: |$m: &mut Config, $v: &str| {
+                $set;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every setting, with Linux's names and ranges. The one place that knows them.
+const SETTINGS: &[Setting] = &[
+    setting!(
+        "net.ipv4.tcp_syn_retries",
+        "1..=127",
+        "SYN retransmissions before connect() fails (ETIMEDOUT)",
+        |c| c.tcp_syn_retries.to_string(),
+        |c, v| c.tcp_syn_retries = int(v, 1, 127)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_syn_linear_timeouts",
+        "0..=255",
+        "first N SYN retransmissions 1 s apart, then doubling",
+        |c| c.tcp_syn_linear_timeouts.to_string(),
+        |c, v| c.tcp_syn_linear_timeouts = int(v, 0, 255)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_synack_retries",
+        "0..=255",
+        "SYN-ACK retransmissions before a request is dropped",
+        |c| c.tcp_synack_retries.to_string(),
+        |c, v| c.tcp_synack_retries = int(v, 0, 255)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_max_syn_backlog",
+        "1..=2147483647",
+        "bounds the SYN queue",
+        |c| c.tcp_max_syn_backlog.to_string(),
+        |c, v| c.tcp_max_syn_backlog = int(v, 1, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.core.somaxconn",
+        "0..=2147483647",
+        "caps listen()'s backlog",
+        |c| c.somaxconn.to_string(),
+        |c, v| c.somaxconn = int(v, 0, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_abort_on_overflow",
+        "0 or 1",
+        "accept queue full: 0 drop the final ACK, 1 answer RST",
+        |c| (c.tcp_abort_on_overflow as u8).to_string(),
+        |c, v| c.tcp_abort_on_overflow = int(v, 0, 1)? == 1
+    ),
+    setting!(
+        "net.ipv4.tcp_syncookies",
+        "0..=2",
+        "SYN cookies: 0 off, 1 when the SYN queue overflows, 2 always",
+        |c| c.tcp_syncookies.to_string(),
+        |c, v| c.tcp_syncookies = int(v, 0, 2)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_fastopen",
+        "0..=4294967295 (bit mask, 0x.. allowed)",
+        "Fast Open: 0x1 client, 0x2 server, 0x4, 0x200, 0x400",
+        |c| c.tcp_fastopen.to_string(),
+        |c, v| c.tcp_fastopen = int(v, 0, u32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_fastopen_key",
+        "xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx[,backup]",
+        "Fast Open server key(s)",
+        |c| match (c.tcp_fastopen_key, c.tcp_fastopen_backup_key) {
+            (Some(k), Some(b)) => format!("{},{}", show_key(&k), show_key(&b)),
+            (Some(k), None) => show_key(&k),
+            _ => "00000000-00000000-00000000-00000000".to_string(),
+        },
+        |c, v| {
+            let mut parts = v.split(',');
+            c.tcp_fastopen_key = Some(parse_key(parts.next().unwrap_or(""))?);
+            c.tcp_fastopen_backup_key = parts.next().map(parse_key).transpose()?;
+        }
+    ),
+    setting!(
+        "net.ipv4.tcp_keepalive_time",
+        "1..=32767 s",
+        "idle time before the first keepalive probe",
+        |c| show_secs(c.tcp_keepalive_time),
+        |c, v| c.tcp_keepalive_time = Duration::from_secs(int(v, 1, 32767)? as u64)
+    ),
+    setting!(
+        "net.ipv4.tcp_keepalive_intvl",
+        "1..=32767 s",
+        "time between keepalive probes",
+        |c| show_secs(c.tcp_keepalive_intvl),
+        |c, v| c.tcp_keepalive_intvl = Duration::from_secs(int(v, 1, 32767)? as u64)
+    ),
+    setting!(
+        "net.ipv4.tcp_keepalive_probes",
+        "1..=127",
+        "unanswered probes before the connection is reset",
+        |c| c.tcp_keepalive_probes.to_string(),
+        |c, v| c.tcp_keepalive_probes = int(v, 1, 127)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_retries1",
+        "0..=255",
+        "retransmissions before reporting to the network layer",
+        |c| c.tcp_retries1.to_string(),
+        |c, v| c.tcp_retries1 = int(v, 0, 255)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_retries2",
+        "0..=255",
+        "retransmissions (as a time budget) before ETIMEDOUT",
+        |c| c.tcp_retries2.to_string(),
+        |c, v| c.tcp_retries2 = int(v, 0, 255)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_orphan_retries",
+        "0..=255 (0 means 8)",
+        "retries for orphaned connections",
+        |c| c.tcp_orphan_retries.to_string(),
+        |c, v| c.tcp_orphan_retries = int(v, 0, 255)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_max_orphans",
+        "0..=2147483647",
+        "over it, a new orphan is reset at once",
+        |c| c.tcp_max_orphans.to_string(),
+        |c, v| c.tcp_max_orphans = int(v, 0, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_fin_timeout",
+        "1..=2147483 s",
+        "orphaned FIN_WAIT_2 lifetime",
+        |c| show_secs(c.tcp_fin_timeout),
+        |c, v| c.tcp_fin_timeout = Duration::from_secs(int(v, 1, 2_147_483)? as u64)
+    ),
+    setting!(
+        "synack.time_wait_len",
+        "0.001..=600 s",
+        "TIME_WAIT length (Linux: TCP_TIMEWAIT_LEN, 60 s, a constant)",
+        |c| show_secs(c.time_wait_len),
+        |c, v| c.time_wait_len = secs(v, 0.001, 600.0)?
+    ),
+    setting!(
+        "net.ipv4.tcp_tw_reuse",
+        "0..=2",
+        "connect() may reuse a TIME_WAIT 4-tuple (2: loopback only)",
+        |c| c.tcp_tw_reuse.to_string(),
+        |c, v| c.tcp_tw_reuse = int(v, 0, 2)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_max_tw_buckets",
+        "0..=2147483647",
+        "over it, a closing socket skips TIME_WAIT",
+        |c| c.tcp_max_tw_buckets.to_string(),
+        |c, v| c.tcp_max_tw_buckets = int(v, 0, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.ip_local_port_range",
+        "two ports 1..=65535, low <= high",
+        "ephemeral ports for connect()",
+        |c| format!("{}\t{}", c.ip_local_port_range.0, c.ip_local_port_range.1),
+        |c, v| {
+            let [lo, hi] = ints::<2>(v, 1, 65535)?;
+            if lo > hi {
+                return Err("two ports 1..=65535, low <= high".into());
+            }
+            c.ip_local_port_range = (lo as u16, hi as u16);
+        }
+    ),
+    setting!(
+        "net.ipv4.tcp_timestamps",
+        "0..=2",
+        "offer RFC 7323 timestamps",
+        |c| c.tcp_timestamps.to_string(),
+        |c, v| c.tcp_timestamps = int(v, 0, 2)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_sack",
+        "0 or 1",
+        "offer SACK",
+        |c| (c.tcp_sack as u8).to_string(),
+        |c, v| c.tcp_sack = int(v, 0, 1)? == 1
+    ),
+    setting!(
+        "net.ipv4.tcp_window_scaling",
+        "0 or 1",
+        "offer window scaling",
+        |c| (c.tcp_window_scaling as u8).to_string(),
+        |c, v| c.tcp_window_scaling = int(v, 0, 1)? == 1
+    ),
+    setting!(
+        "net.ipv4.tcp_rmem",
+        "min default max, 1 <= min <= default <= max",
+        "receive buffer sizes; max sets the window scale",
+        |c| format!("{}\t{}\t{}", c.tcp_rmem[0], c.tcp_rmem[1], c.tcp_rmem[2]),
+        |c, v| c.tcp_rmem = buffer_triple(v)?
+    ),
+    setting!(
+        "net.ipv4.tcp_wmem",
+        "min default max, 1 <= min <= default <= max",
+        "send buffer sizes",
+        |c| format!("{}\t{}\t{}", c.tcp_wmem[0], c.tcp_wmem[1], c.tcp_wmem[2]),
+        |c, v| c.tcp_wmem = buffer_triple(v)?
+    ),
+    setting!(
+        "net.core.rmem_max",
+        "1..=2147483647",
+        "caps SO_RCVBUF",
+        |c| c.rmem_max.to_string(),
+        |c, v| c.rmem_max = int(v, 1, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.core.wmem_max",
+        "1..=2147483647",
+        "caps SO_SNDBUF",
+        |c| c.wmem_max.to_string(),
+        |c, v| c.wmem_max = int(v, 1, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.core.netdev_max_backlog",
+        "1..=2147483647",
+        "segments processed per poll at most",
+        |c| c.netdev_max_backlog.to_string(),
+        |c, v| c.netdev_max_backlog = int(v, 1, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_rfc1337",
+        "0 or 1",
+        "1: a RST does not end TIME_WAIT",
+        |c| (c.tcp_rfc1337 as u8).to_string(),
+        |c, v| c.tcp_rfc1337 = int(v, 0, 1)? == 1
+    ),
+    setting!(
+        "net.ipv4.tcp_challenge_ack_limit",
+        "0..=2147483647",
+        "challenge ACKs per second",
+        |c| c.tcp_challenge_ack_limit.to_string(),
+        |c, v| c.tcp_challenge_ack_limit = int(v, 0, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "synack.max_sockets",
+        "1..=1048576",
+        "socket descriptors a host may hold (like ulimit -n)",
+        |c| c.max_sockets.to_string(),
+        |c, v| c.max_sockets = int(v, 1, 1 << 20)? as u32
+    ),
+    setting!(
+        "synack.mtu",
+        "68..=65535",
+        "interface MTU (MSS = MTU - 40, or - 60 for IPv6)",
+        |c| c.mtu.to_string(),
+        |c, v| c.mtu = int(v, 68, 65535)? as u32
+    ),
+    setting!(
+        "synack.seed",
+        "0..=18446744073709551615",
+        "seed of every random choice",
+        |c| c.seed.to_string(),
+        |c, v| c.seed = v
+            .trim()
+            .parse()
+            .map_err(|_| "an unsigned 64-bit integer".to_string())?
+    ),
+];
+
+fn buffer_triple(v: &str) -> Result<[u32; 3], String> {
+    let msg = "min default max, 1 <= min <= default <= max";
+    let [a, b, c] = ints::<3>(v, 1, i32::MAX as i64).map_err(|_| msg.to_string())?;
+    if a <= b && b <= c {
+        Ok([a as u32, b as u32, c as u32])
+    } else {
+        Err(msg.into())
+    }
+}
+
+/// Accept `net.ipv4.tcp_syn_retries`, `tcp_syn_retries`, `net/ipv4/tcp_syn_retries` and
+/// `/proc/sys/net/ipv4/tcp_syn_retries`.
+fn lookup(name: &str) -> Option<&'static Setting> {
+    let n = name
+        .trim()
+        .trim_start_matches("/proc/sys/")
+        .replace('/', ".");
+    SETTINGS.iter().find(|s| s.name == n).or_else(|| {
+        SETTINGS
+            .iter()
+            .find(|s| s.name.rsplit('.').next() == Some(n.as_str()))
+    })
+}
+
+/// The known name closest to `name` (edit distance on the last component).
+fn suggest(name: &str) -> Option<&'static str> {
+    fn dist(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur.push(
+                    (prev[j] + (ca != *cb) as usize)
+                        .min(prev[j + 1] + 1)
+                        .min(cur[j] + 1),
+                );
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    let last = name.rsplit(['.', '/']).next().unwrap_or(name);
+    SETTINGS
+        .iter()
+        .map(|s| {
+            (
+                dist(last, s.name.rsplit('.').next().unwrap_or(s.name)),
+                s.name,
+            )
+        })
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, n)| n)
+}
+
+impl Config {
+    /// Set a tunable by its sysctl name (full, short, or /proc/sys path), with the value
+    /// as `sysctl -w` takes it. A bad value names the setting and what it allows.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let s = lookup(name).ok_or_else(|| ConfigError::UnknownSetting {
+            name: name.to_string(),
+            suggestion: suggest(name),
+        })?;
+        (s.set)(self, value).map_err(|expected| ConfigError::BadValue {
+            name: s.name,
+            value: value.trim().to_string(),
+            expected,
+        })
+    }
+
+    /// A tunable's value as `sysctl -n` prints it.
+    pub fn get(&self, name: &str) -> Result<String, ConfigError> {
+        let s = lookup(name).ok_or_else(|| ConfigError::UnknownSetting {
+            name: name.to_string(),
+            suggestion: suggest(name),
+        })?;
+        Ok((s.get)(self))
+    }
+
+    /// Every setting: (name, value as sysctl prints it, what it allows, what it does).
+    pub fn settings(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, String, &'static str, &'static str)> + '_ {
+        SETTINGS
+            .iter()
+            .map(move |s| (s.name, (s.get)(self), s.expected, s.doc))
+    }
+
+    /// Apply a sysctl.conf(5) text: `name = value` lines, `#`/`;` comments; a leading `-`
+    /// ignores an error on that line. Errors name `source:line`.
+    pub fn load_sysctl_conf(&mut self, text: &str, source: &str) -> Result<(), ConfigError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let (lenient, line) = match line.strip_prefix('-') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, line),
+            };
+            let file_err = |e: ConfigError| ConfigError::File {
+                source: source.to_string(),
+                line: i + 1,
+                error: Box::new(e),
+            };
+            let Some((k, v)) = line.split_once('=') else {
+                if lenient {
+                    continue;
+                }
+                return Err(file_err(ConfigError::BadValue {
+                    name: "sysctl.conf",
+                    value: line.to_string(),
+                    expected: "a line `name = value`".into(),
+                }));
+            };
+            if let Err(e) = self.set(k.trim(), v.trim()) {
+                if !lenient {
+                    return Err(file_err(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a sysctl.conf-format file on top of this configuration.
+    pub fn load_file(&mut self, path: &std::path::Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+            path: path.display().to_string(),
+            error: e.to_string(),
+        })?;
+        self.load_sysctl_conf(&text, &path.display().to_string())
+    }
+
+    /// The `linux` profile overlaid with this machine's values under `proc_sys`
+    /// (normally `/proc/sys`); settings whose file is missing keep the profile's value.
+    pub fn from_host(proc_sys: &std::path::Path) -> Result<Config, ConfigError> {
+        let mut c = Config::linux();
+        for s in SETTINGS.iter().filter(|s| s.name.starts_with("net.")) {
+            let path = proc_sys.join(s.name.replace('.', "/"));
+            if let Ok(v) = std::fs::read_to_string(&path) {
+                c.set(s.name, v.trim()).map_err(|e| ConfigError::File {
+                    source: path.display().to_string(),
+                    line: 1,
+                    error: Box::new(e),
+                })?;
+            }
+        }
+        Ok(c)
     }
 }

@@ -744,3 +744,125 @@ fn ipv6_connection_lifecycle() {
     a.handle_timeout(now);
     assert_eq!(a.table_sizes(), TableSizes::default());
 }
+
+#[test]
+fn time_wait_overflow_skips_time_wait() {
+    let mut cfg = Config::seed();
+    cfg.tcp_max_tw_buckets = 1;
+    let mut p = Pair::new(cfg);
+    for _ in 0..2 {
+        let (c, l, s) = p.establish();
+        p.a.close(p.now, c).unwrap();
+        p.run_for(Duration::from_millis(100));
+        p.b.close(p.now, s).unwrap();
+        p.run_for(Duration::from_millis(100));
+        p.b.close(p.now, l).unwrap();
+    }
+    assert_eq!(p.a.table_sizes().time_wait, 1);
+    assert_eq!(p.a.counters().get(Counter::TcpTimeWaitOverflow), 1);
+}
+
+#[test]
+fn new_syn_reopens_a_server_side_time_wait() {
+    let mut p = Pair::new(Config::seed());
+    let x = p.a.socket(p.now).unwrap();
+    p.a.bind(p.now, x, SocketAddr::new(A, 5555)).unwrap();
+    let l = p.b.socket(p.now).unwrap();
+    p.b.bind(p.now, l, SocketAddr::new(B, 80)).unwrap();
+    p.b.listen(p.now, l, 8).unwrap();
+    let _ = p.a.connect(p.now, x, SocketAddr::new(B, 80));
+    p.run_for(Duration::from_millis(100));
+    let (s, _) = p.b.accept(p.now, l).unwrap();
+    // The server closes first: the server holds TIME_WAIT for 10.0.0.1:5555.
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_millis(100));
+    p.a.close(p.now, x).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.b.table_sizes().time_wait, 1);
+    // The client comes back from the same port at once: its SYN (new ISN, newer
+    // timestamp) reopens the 4-tuple.
+    let y = p.a.socket(p.now).unwrap();
+    p.a.setsockopt(p.now, y, SockOpt::ReuseAddr(true)).unwrap();
+    p.a.bind(p.now, y, SocketAddr::new(A, 5555)).unwrap();
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(
+        p.a.connect(p.now, y, SocketAddr::new(B, 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    p.run_for(Duration::from_millis(200));
+    assert_eq!(p.a.state(y), Ok(TcpState::Established));
+    assert_eq!(p.b.counters().get(Counter::TwRecycled), 1);
+    assert!(p.b.accept(p.now, l).is_ok());
+}
+
+#[test]
+fn tw_reuse_lets_connect_take_a_time_wait_tuple() {
+    let mut cfg = Config::seed();
+    cfg.ip_local_port_range = (40000, 40000);
+    let mut p = Pair::new(cfg);
+    let (c, _l, s) = p.establish();
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_millis(100));
+    p.b.close(p.now, s).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.table_sizes().time_wait, 1);
+    // Within 1 s of the last timestamp the 4-tuple is not reusable: the only port is taken.
+    let d = p.a.socket(p.now).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, d, SocketAddr::new(B, 80)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    p.run_for(Duration::from_secs(2));
+    let e = p.a.socket(p.now).unwrap();
+    assert_eq!(
+        p.a.connect(p.now, e, SocketAddr::new(B, 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    p.run_for(Duration::from_millis(200));
+    assert_eq!(p.a.state(e), Ok(TcpState::Established));
+    // With tcp_tw_reuse 0 it would have failed.
+    let mut cfg = Config::seed();
+    cfg.ip_local_port_range = (40000, 40000);
+    cfg.tcp_tw_reuse = 0;
+    let mut q = Pair::new(cfg);
+    let (c, _l, s) = q.establish();
+    q.a.close(q.now, c).unwrap();
+    q.run_for(Duration::from_millis(100));
+    q.b.close(q.now, s).unwrap();
+    q.run_for(Duration::from_secs(5));
+    let f = q.a.socket(q.now).unwrap();
+    assert_eq!(
+        q.a.connect(q.now, f, SocketAddr::new(B, 80)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+}
+
+#[test]
+fn reset_in_every_synchronized_state() {
+    // A peer RST exactly at RCV.NXT ends the connection in each state, with Linux's errno.
+    for (state, err) in [
+        (TcpState::Established, Some(Errno::ECONNRESET)),
+        (TcpState::FinWait2, Some(Errno::ECONNRESET)),
+        (TcpState::CloseWait, Some(Errno::EPIPE)),
+    ] {
+        let mut p = Pair::new(Config::seed());
+        let (c, _l, s) = p.establish();
+        match state {
+            TcpState::FinWait2 => p.a.shutdown(p.now, c, Shutdown::Write).unwrap(),
+            TcpState::CloseWait => p.b.shutdown(p.now, s, Shutdown::Write).unwrap(),
+            _ => {}
+        }
+        p.run_for(Duration::from_millis(100));
+        assert_eq!(p.a.state(c), Ok(state));
+        // The server aborts: SO_LINGER 0.
+        p.b.setsockopt(p.now, s, SockOpt::Linger(Some(0))).unwrap();
+        p.b.close(p.now, s).unwrap();
+        p.run_for(Duration::from_millis(100));
+        assert_eq!(p.a.state(c), Ok(TcpState::Closed), "{state:?}");
+        assert_eq!(
+            p.a.getsockopt(c, SockOptName::Error),
+            Ok(SockOpt::Error(err)),
+            "{state:?}"
+        );
+    }
+}

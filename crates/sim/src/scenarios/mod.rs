@@ -32,7 +32,9 @@ pub const LATENCY: Duration = Duration::from_millis(25);
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub profile: Profile,
-    /// `--set name=value`, applied to both hosts in order.
+    /// sysctl.conf-format files applied to both hosts first, in order.
+    pub files: Vec<std::path::PathBuf>,
+    /// `--set name=value`, applied to both hosts in order, after the files.
     pub sets: Vec<(String, String)>,
     /// The sim seed (link faults, ISNs, ports).
     pub seed: u64,
@@ -107,6 +109,9 @@ impl World {
     /// Build the world for `opts`: the profile's defaults, then each `--set` in order.
     pub fn new(opts: &Options) -> Result<World, String> {
         let mut config = Config::for_profile(opts.profile);
+        for f in &opts.files {
+            config.load_file(f).map_err(|e| e.to_string())?;
+        }
         for (k, v) in &opts.sets {
             config_set(&mut config, k, v)?;
         }

@@ -1,0 +1,99 @@
+//! The command line as a user runs it.
+use std::process::Command;
+
+fn synack(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tour_prints_every_story_and_passes() {
+    for profile in ["seed", "linux"] {
+        let (code, out, err) = synack(&["tour", "--profile", profile]);
+        assert_eq!(code, 0, "{err}");
+        for name in [
+            "handshake",
+            "syn-lost",
+            "synack-lost",
+            "third-ack-lost",
+            "simultaneous-close",
+            "simultaneous-open",
+        ] {
+            assert!(out.contains(name), "{name} missing");
+        }
+        assert_eq!(out.matches("verdict: PASS").count(), 6, "{out}");
+        assert!(out.contains("tour: 6 scenarios, every verdict passed"));
+    }
+}
+
+#[test]
+fn scenario_run_json_pcap_and_errors() {
+    let (code, out, _) = synack(&["scenario", "run", "syn-lost", "--json"]);
+    assert_eq!(code, 0);
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        assert!(v["event"].is_string());
+    }
+    assert!(out.lines().last().unwrap().contains("\"verdict\""));
+
+    let path = std::env::temp_dir().join(format!("synack-cli-{}.pcap", std::process::id()));
+    let (code, out, _) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--pcap",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("packets written"));
+    assert!(std::fs::metadata(&path).unwrap().len() > 24);
+    let _ = std::fs::remove_file(&path);
+
+    let (code, _, err) = synack(&["scenario", "run", "nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown scenario") && err.contains("handshake"),
+        "{err}"
+    );
+    let (code, _, err) = synack(&[
+        "scenario",
+        "run",
+        "syn-lost",
+        "--set",
+        "net.ipv4.tcp_syn_retries=0",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("net.ipv4.tcp_syn_retries") && err.contains("1..=127"),
+        "{err}"
+    );
+    let (code, _, err) = synack(&[
+        "scenario",
+        "run",
+        "syn-lost",
+        "--pcap",
+        "/nonexistent/dir/x.pcap",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/dir/x.pcap"), "{err}");
+
+    let (code, out, _) = synack(&["scenario", "run", "syn-lost", "--set", "tcp_syn_retries=2"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ETIMEDOUT at 7 s after 3 SYNs"), "{out}");
+}
+
+#[test]
+fn sysctl_lists_settings() {
+    let (code, out, _) = synack(&["sysctl", "--profile", "linux", "net.ipv4.tcp_syn_retries"]);
+    assert_eq!((code, out.trim()), (0, "6"));
+    let (code, out, _) = synack(&["sysctl"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("net.ipv4.tcp_max_tw_buckets = 18000"));
+}
