@@ -155,6 +155,18 @@ impl Sim {
         self.links.get(link.0).and_then(|l| l.pcap.as_ref())
     }
 
+    /// Write a link's capture to `path` (an error if it was not captured or cannot be
+    /// written).
+    pub fn write_pcap(&self, link: LinkId, path: &std::path::Path) -> std::io::Result<()> {
+        match self.pcap(link) {
+            Some(p) => p.write_to(path),
+            None => Err(std::io::Error::other(format!(
+                "link {} was not captured (call Sim::capture first)",
+                link.0
+            ))),
+        }
+    }
+
     pub fn links(&self) -> impl Iterator<Item = LinkId> {
         (0..self.links.len()).map(LinkId)
     }

@@ -4,6 +4,23 @@
 //! from the first SYN seen in each direction of a 4-tuple), as Wireshark and packetdrill
 //! show them: `S 0:0(0)`, `S. 0:0(0) ack 1`, `. 1:1(0) ack 1`. Before a direction's SYN has
 //! been seen, its numbers are shown absolute. JSON objects say so with `"rel": true|false`.
+//!
+//! The timeline keeps hosts in a fixed order on the arrows (the first host added on the
+//! left), so `client → server` and `client ← server` read like a ladder diagram.
+//!
+//! JSON lines: every object has `t_ms` (virtual time, milliseconds, float), `host` and
+//! `event`, one of
+//! - `send` / `recv` (the stack emitted / took in a segment), `deliver` (the network handed
+//!   a packet to the host), `duplicate` (the link will deliver it twice): `flags`
+//!   (tcpdump style: `S`, `S.`, `.`, `P.`, `F.`, `R`), `seq`, `ack` (relative, see `rel`),
+//!   `len` (payload bytes), `win`, `from`, `to` (address:port), `options`, `rel`;
+//! - `drop`: the segment fields when known, `where` (`stack` or `link`), `reason` (stack:
+//!   Linux-flavoured names such as `listen-overflow`, with `counter`, the nstat counter it
+//!   bumps; link: `loss`, `partition`, `rule: <description>`, `no route`);
+//! - `delay`: the segment fields, `delay_ms`, `reason` (`rule: <description>`);
+//! - `state`: `from`, `to` (state names such as `SYN-SENT`), `local`, `remote`;
+//! - `call`: `call` (`connect(3, 10.0.0.2:80)`), `result` (`0`, `-1 EINPROGRESS`), `fd`;
+//! - `timer`: `timer` (`retransmit`, `time-wait`, ...), `local`, `remote`.
 use crate::{HostId, LinkDropReason, Sim, SimEvent, SimEventKind};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -13,7 +30,8 @@ use synack_core::{DropReason, EventKind, SegmentInfo};
 /// Learns ISNs from SYNs and renders events.
 pub struct Renderer {
     isn: HashMap<(SocketAddr, SocketAddr), u32>,
-    names: HashMap<IpAddr, String>,
+    /// Host name and index of each address.
+    names: HashMap<IpAddr, (String, usize)>,
     hosts: Vec<String>,
     /// Timeline: also show each segment as its receiver took it in (off: the sender's line
     /// and the receiver's reaction tell the story; JSON always has them).
@@ -29,7 +47,7 @@ impl Renderer {
         let mut hosts = Vec::new();
         for h in sim.hosts() {
             for a in sim.stack(h).addrs() {
-                names.insert(*a, sim.host_name(h).to_string());
+                names.insert(*a, (sim.host_name(h).to_string(), h.0));
             }
             hosts.push(sim.host_name(h).to_string());
         }
@@ -65,8 +83,13 @@ impl Renderer {
     fn name(&self, a: &SocketAddr) -> String {
         self.names
             .get(&a.ip())
-            .cloned()
+            .map(|n| n.0.clone())
             .unwrap_or_else(|| a.to_string())
+    }
+
+    /// Position of an address's host on the arrows (unknown addresses go right).
+    fn rank(&self, a: &SocketAddr) -> usize {
+        self.names.get(&a.ip()).map(|n| n.1).unwrap_or(usize::MAX)
     }
 
     /// `S. 0:0(0) ack 1 win 65160 <mss 1460,...>` (packetdrill notation, relative numbers).
@@ -89,8 +112,14 @@ impl Renderer {
         out
     }
 
+    /// `client → server` or `client ← server`: hosts keep their places.
     fn arrow(&self, s: &SegmentInfo) -> String {
-        format!("{} → {}", self.name(&s.src), self.name(&s.dst))
+        let (a, b) = (self.name(&s.src), self.name(&s.dst));
+        if self.rank(&s.src) <= self.rank(&s.dst) {
+            format!("{a} → {b}")
+        } else {
+            format!("{b} ← {a}")
+        }
     }
 
     fn opt_segment(&mut self, s: &Option<SegmentInfo>) -> String {
@@ -205,7 +234,7 @@ impl Renderer {
         out
     }
 
-    /// One JSON object per event (see the crate README for the fields).
+    /// One JSON object per event (fields: see the module documentation).
     pub fn json(&mut self, e: &SimEvent) -> Value {
         let mut m = Map::new();
         m.insert("t_ms".into(), json!(e.at.as_micros() as f64 / 1000.0));

@@ -280,3 +280,22 @@ fn timeline_reads_like_the_document() {
         .iter()
         .any(|l| l.contains("63.000s  client  state SYN-SENT → CLOSED")));
 }
+
+#[test]
+fn timeline_arrows_keep_the_client_on_the_left() {
+    let (w, _) = seed("synack-lost");
+    let lines = Renderer::new(&w.sim).lines(w.sim.events());
+    let synacks: Vec<&String> = lines.iter().filter(|l| l.contains(" S. ")).collect();
+    assert_eq!(synacks.len(), 11);
+    assert!(
+        synacks[0].starts_with("    0.025s  server  client ← server  S. 0:0(0) ack 1 win "),
+        "{}",
+        synacks[0]
+    );
+    assert!(synacks
+        .iter()
+        .all(|l| l.ends_with("✗ lost on the link (rule: drop every SYN-ACK)")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("79.025s  server  timer fired: retransmit")));
+}
