@@ -33,8 +33,14 @@ impl SendBuf {
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.data.len());
         self.data.drain(..n);
-        if self.data.is_empty() && self.data.capacity() > 64 * 1024 {
-            // A bulk transfer is over: give the memory back.
+    }
+    /// Holds memory while empty (to be released once the flow has paused).
+    pub(crate) fn idle_memory(&self) -> bool {
+        self.data.is_empty() && self.data.capacity() > 0
+    }
+    /// Give the memory back if nothing is queued.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.data.is_empty() {
             self.data = VecDeque::new();
         }
     }
@@ -201,11 +207,21 @@ impl RecvBuf {
         self.len -= n;
         if self.len == 0 && self.ooo.is_empty() {
             self.head = 0;
-            if self.ring.len() > 64 * 1024 {
-                self.ring = Vec::new();
-            }
         }
         n
+    }
+
+    /// Holds a ring while empty (to be released once the flow has paused).
+    pub(crate) fn idle_memory(&self) -> bool {
+        self.len == 0 && self.ooo.is_empty() && !self.ring.is_empty()
+    }
+
+    /// Give the ring back if it holds nothing.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.len == 0 && self.ooo.is_empty() {
+            self.ring = Vec::new();
+            self.head = 0;
+        }
     }
 
     pub(crate) fn clear(&mut self) {

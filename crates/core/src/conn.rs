@@ -21,6 +21,8 @@ pub(crate) const RTO_MIN: Duration = Duration::from_millis(200);
 pub(crate) const RTO_MAX: Duration = Duration::from_secs(120);
 /// Delayed-ACK timeout (TCP_ATO_MIN; Linux adapts it between 40 and 200 ms).
 pub(crate) const ATO: Duration = Duration::from_millis(40);
+/// How long emptied buffers keep their memory.
+const BUFFER_TRIM_DELAY: Duration = Duration::from_secs(1);
 /// TCP_MAX_QUICKACKS
 const MAX_QUICKACKS: u32 = 16;
 /// TCP_MSS_DEFAULT: the MSS assumed when the peer sends no MSS option.
@@ -168,6 +170,8 @@ pub(crate) struct Conn {
     pub(crate) last_rcv: Instant,
     /// Orphaned FIN_WAIT_2 that outlives TIME_WAIT's length: when it becomes a record.
     fw2_deadline: Option<Instant>,
+    /// Buffers are empty but hold memory: give it back if the flow stays paused this long.
+    trim_deadline: Option<Instant>,
 
     /// The stack's wheel entry for this connection and its deadline.
     pub(crate) timer: Option<(TimerId, Instant)>,
@@ -327,6 +331,7 @@ impl Conn {
             ka_deadline: None,
             last_rcv: cx.now,
             fw2_deadline: None,
+            trim_deadline: None,
             timer: None,
             queued: false,
         }
@@ -1112,6 +1117,7 @@ impl Conn {
             self.delack_deadline,
             self.ka_deadline,
             self.fw2_deadline,
+            self.trim_deadline,
         ]
         .into_iter()
         .flatten()
@@ -1158,6 +1164,11 @@ impl Conn {
                     return n;
                 }
             }
+        }
+        if due(self.trim_deadline) {
+            self.trim_deadline = None;
+            self.rcv.release_if_empty();
+            self.snd.release_if_empty();
         }
         if due(self.fw2_deadline) {
             self.fw2_deadline = None;
@@ -1567,6 +1578,15 @@ impl Conn {
             return Some(self.finish(cx, self.snd_nxt, flags, 0, options));
         }
         None
+    }
+
+    /// Buffers emptied by a read or an ACK keep their memory while data flows; a pause of
+    /// a second gives it back, so idle connections cost no buffer memory (DESIGN.md 3)
+    /// and a busy one allocates nothing per segment.
+    pub(crate) fn schedule_trim(&mut self, now: Instant) {
+        if self.trim_deadline.is_none() && (self.rcv.idle_memory() || self.snd.idle_memory()) {
+            self.trim_deadline = Some(now + BUFFER_TRIM_DELAY);
+        }
     }
 
     /// `tcp_check_probe_timer()`: data waits, nothing is in flight, and the window

@@ -704,6 +704,7 @@ impl Stack {
             return;
         };
         c.check_probe_timer(now);
+        c.schedule_trim(now);
         let want = c.next_deadline();
         let have = c.timer.map(|t| t.1);
         if want != have {
