@@ -8,7 +8,22 @@
 //! To add one: a new module with a `pub const SCENARIO: Scenario` whose `run` scripts the
 //! [`World`] (socket calls through `w.sim.call`, faults with `w.sim.add_rule`, time with
 //! `w.run_until`), then reads the event stream (`w.sent`, `w.transitions`, `w.timers`) to
-//! judge; list it in [`all`].
+//! judge; list it in [`all`]. A story in ten lines — the client's first FIN is lost and
+//! retransmitted after the RTO:
+//!
+//! ```
+//! use synack_sim::scenarios::{times, Options, Verdict, World};
+//! use synack_sim::{Match, Rule};
+//! let mut w = World::new(&Options::default()).unwrap();
+//! let (c, s) = (w.client, w.server);
+//! w.sim.add_rule(Rule::drop("drop the first FIN", Some(c), Some(s), Match::Fin).nth(1));
+//! let (fd, _listener, _conn) = w.establish().unwrap();
+//! w.sim.call(c, |st, now| st.close(now, fd)).unwrap();
+//! w.run_until(5.0);
+//! let fins = w.sent(c, Match::Fin);
+//! let v = Verdict::new(fins.len() == 2, format!("FIN sent at {} s", times(&fins)));
+//! assert!(v.pass, "{}", v.line);
+//! ```
 use crate::{HostId, LinkConfig, LinkId, Match, Sim, SimEventKind};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
