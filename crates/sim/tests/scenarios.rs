@@ -299,3 +299,32 @@ fn timeline_arrows_keep_the_client_on_the_left() {
         .iter()
         .any(|l| l.contains("79.025s  server  timer fired: retransmit")));
 }
+
+#[test]
+fn verdicts_do_not_depend_on_the_seed() {
+    for seed in 1..=10 {
+        for s in scenarios::all() {
+            let (_, v) = run(
+                s.name,
+                &Options {
+                    seed,
+                    ..Default::default()
+                },
+            );
+            assert!(v.pass, "{} (seed {seed}): {}", s.name, v.line);
+        }
+    }
+}
+
+#[test]
+fn a_setting_that_changes_the_story_fails_the_verdict_with_what_happened() {
+    // With no TIME_WAIT buckets the active closer skips TIME_WAIT (TCPTimeWaitOverflow):
+    // not the document's story, and the verdict says why.
+    let opts = Options {
+        sets: vec![("net.ipv4.tcp_max_tw_buckets".into(), "0".into())],
+        ..Default::default()
+    };
+    let (_, v) = run("handshake", &opts);
+    assert!(!v.pass);
+    assert!(v.line.ends_with("(0 s)"), "{}", v.line);
+}
