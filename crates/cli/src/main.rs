@@ -72,6 +72,10 @@ struct RunOpts {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Timeline: also show each segment as its receiver takes it in, and every segment's
+    /// TCP options (not only the SYNs').
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 impl RunOpts {
@@ -213,6 +217,8 @@ fn run_one(
     let (w, verdict) = scenarios::run(s.name, &o)?;
     let mut out = std::io::stdout().lock();
     let mut r = Renderer::new(&w.sim);
+    r.show_recv = opts.verbose;
+    r.show_options = opts.verbose;
     if opts.json {
         for e in w.sim.events() {
             let mut v = r.json(e);

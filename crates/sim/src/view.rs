@@ -60,9 +60,12 @@ impl Renderer {
         }
     }
 
+    /// A SYN fixes its direction's ISN; a SYN with another sequence number on the same
+    /// 4-tuple is a new connection (reuse after TIME_WAIT), so it starts a new numbering.
+    /// A retransmitted SYN carries the same number and changes nothing.
     fn learn(&mut self, s: &SegmentInfo) {
         if s.flags.syn() {
-            self.isn.entry((s.src, s.dst)).or_insert(s.seq);
+            self.isn.insert((s.src, s.dst), s.seq);
         }
     }
 
@@ -139,7 +142,7 @@ impl Renderer {
                     if !self.show_recv {
                         return None;
                     }
-                    format!("received {}", self.segment(s))
+                    format!("{}  {}   (received)", self.arrow(s), self.segment(s))
                 }
                 EventKind::Drop { seg, reason } => match seg {
                     Some(s) => format!("dropped {}  ({})", self.segment(s), reason_text(reason)),
