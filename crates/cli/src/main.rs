@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use synack_core::Profile;
-use synack_sim::scenarios::{self, Options, Scenario, World};
+use synack_sim::scenarios::{self, Options, Scenario};
 use synack_sim::view::Renderer;
 
 #[derive(Parser)]
@@ -72,6 +72,10 @@ struct RunOpts {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Timeline: also show each segment as its receiver takes it in, and every segment's
+    /// TCP options (not only the SYNs').
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 impl RunOpts {
@@ -88,6 +92,7 @@ impl RunOpts {
             files: self.files.clone(),
             sets,
             seed: self.seed,
+            capture: false,
         })
     }
 }
@@ -122,13 +127,7 @@ fn main() -> ExitCode {
             cmd: ScenarioCmd::Run { name, opts, pcap },
         } => match scenarios::find(&name) {
             Some(s) => run_one(&s, &opts, pcap.as_ref(), true),
-            None => {
-                let names: Vec<&str> = scenarios::all().iter().map(|s| s.name).collect();
-                Err(format!(
-                    "unknown scenario {name:?}; the scenarios are: {}",
-                    names.join(", ")
-                ))
-            }
+            None => Err(scenarios::unknown(&name)),
         },
     };
     match r {
@@ -203,19 +202,35 @@ fn run_one(
     pcap: Option<&PathBuf>,
     heading: bool,
 ) -> Result<bool, String> {
-    let o = opts.options()?;
-    let mut w = World::new(&o)?;
-    if pcap.is_some() {
-        w.sim.capture();
-    }
-    let verdict = (s.run)(&mut w);
+    let mut o = opts.options()?;
+    // Fail before running if the capture cannot be written, not after a long timeline.
+    let mut pcap_file = match pcap {
+        Some(path) => {
+            o.capture = true;
+            Some(
+                std::fs::File::create(path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let (w, verdict) = scenarios::run(s.name, &o)?;
     let mut out = std::io::stdout().lock();
     let mut r = Renderer::new(&w.sim);
+    r.show_recv = opts.verbose;
+    r.show_options = opts.verbose;
     if opts.json {
         for e in w.sim.events() {
-            writeln!(out, "{}", r.json(e)).map_err(io_err)?;
+            let mut v = r.json(e);
+            v["scenario"] = serde_json::json!(s.name);
+            writeln!(out, "{v}").map_err(io_err)?;
         }
-        let v = serde_json::json!({"event": "verdict", "scenario": s.name, "pass": verdict.pass, "line": verdict.line});
+        let v = serde_json::json!({
+            "event": "verdict",
+            "scenario": s.name,
+            "pass": verdict.pass,
+            "line": verdict.line,
+        });
         writeln!(out, "{v}").map_err(io_err)?;
     } else {
         if heading {
@@ -233,9 +248,9 @@ fn run_one(
         )
         .map_err(io_err)?;
     }
-    if let Some(path) = pcap {
-        let p = w.sim.pcap(0).ok_or("no capture")?;
-        p.write_to(path)
+    if let (Some(path), Some(file)) = (pcap, pcap_file.as_mut()) {
+        let p = w.sim.pcap(w.link).ok_or("no capture was recorded")?;
+        file.write_all(&p.to_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         if !opts.json {
             writeln!(

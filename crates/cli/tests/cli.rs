@@ -97,3 +97,58 @@ fn sysctl_lists_settings() {
     assert_eq!(code, 0);
     assert!(out.contains("net.ipv4.tcp_max_tw_buckets = 18000"));
 }
+
+#[test]
+fn pcap_is_a_valid_capture_and_json_names_the_scenario() {
+    let path = std::env::temp_dir().join(format!("synack-cli-json-{}.pcap", std::process::id()));
+    let (code, out, err) = synack(&[
+        "scenario",
+        "run",
+        "synack-lost",
+        "--json",
+        "--pcap",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes());
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().all(|v| v["scenario"] == "synack-lost"));
+    // Every segment the client or server sent is in the capture.
+    let sends = events.iter().filter(|v| v["event"] == "send").count();
+    let mut off = 24;
+    let mut records = 0;
+    while off < bytes.len() {
+        let incl = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + incl;
+        records += 1;
+    }
+    assert_eq!(records, sends);
+}
+
+#[test]
+fn an_unwritable_pcap_fails_before_the_run() {
+    let (code, out, err) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--pcap",
+        "/nonexistent/x.pcap",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("cannot write /nonexistent/x.pcap"), "{err}");
+}
+
+#[test]
+fn list_names_every_scenario_with_its_summary() {
+    let (code, out, _) = synack(&["scenario", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 6, "{out}");
+    assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
+}

@@ -2,17 +2,41 @@
 //!
 //! A scenario builds a two-host world (client 10.0.0.1, server 10.0.0.2, 25 ms each way),
 //! scripts socket calls and faults, runs it in virtual time and returns a [`Verdict`]
-//! computed from what was observed. To add one: write `fn run(w: &mut World) -> Verdict`
-//! in a new module and list it in [`all`].
-use crate::{HostId, LinkConfig, Match, Sim, SimEventKind};
+//! computed from what was observed — never a hard-coded sentence: if the stack changes,
+//! the verdict says what it does now.
+//!
+//! To add one: a new module with a `pub const SCENARIO: Scenario` whose `run` scripts the
+//! [`World`] (socket calls through `w.sim.call`, faults with `w.sim.add_rule`, time with
+//! `w.run_until`), then reads the event stream (`w.sent`, `w.transitions`, `w.timers`) to
+//! judge; list it in [`all`]. A story in ten lines — the client's first FIN is lost and
+//! retransmitted after the RTO:
+//!
+//! ```
+//! use synack_sim::scenarios::{times, Options, Verdict, World};
+//! use synack_sim::{Match, Rule};
+//! let mut w = World::new(&Options::default()).unwrap();
+//! let (c, s) = (w.client, w.server);
+//! w.sim.add_rule(Rule::drop("drop the first FIN", Some(c), Some(s), Match::Fin).nth(1));
+//! let (fd, _listener, _conn) = w.establish().unwrap();
+//! w.sim.call(c, |st, now| st.close(now, fd)).unwrap();
+//! w.run_until(5.0);
+//! let fins = w.sent(c, Match::Fin);
+//! let v = Verdict::new(fins.len() == 2, format!("FIN sent at {} s", times(&fins)));
+//! assert!(v.pass, "{}", v.line);
+//! ```
+use crate::{HostId, LinkConfig, LinkId, Match, Sim, SimEventKind};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use synack_core::wire::TcpFlags;
-use synack_core::{Config, EventKind, Fd, Instant, Profile, TcpState};
+use synack_core::{
+    Config, Errno, EventKind, Fd, Instant, Profile, SockOpt, SockOptName, TcpState, TimerKind,
+};
 
 mod handshake;
-mod simultaneous;
-mod syn_loss;
+mod simultaneous_close;
+mod simultaneous_open;
+mod syn_lost;
+mod synack_lost;
+mod third_ack_lost;
 
 pub const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 pub const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -27,7 +51,10 @@ pub struct Options {
     pub files: Vec<std::path::PathBuf>,
     /// `--set name=value`, applied to both hosts in order, after the files.
     pub sets: Vec<(String, String)>,
+    /// The sim seed (link faults, ISNs, ports).
     pub seed: u64,
+    /// Record a pcap of the client–server link.
+    pub capture: bool,
 }
 
 /// The outcome, stated from the observed events.
@@ -44,6 +71,11 @@ impl Verdict {
             line: line.into(),
         }
     }
+
+    /// A story that could not be played to its end.
+    pub fn fail(why: impl Into<String>) -> Verdict {
+        Verdict::new(false, why)
+    }
 }
 
 /// A runnable story.
@@ -57,11 +89,11 @@ pub struct Scenario {
 pub fn all() -> Vec<Scenario> {
     vec![
         handshake::SCENARIO,
-        syn_loss::SYN_LOST,
-        syn_loss::SYNACK_LOST,
-        syn_loss::THIRD_ACK_LOST,
-        simultaneous::CLOSE,
-        simultaneous::OPEN,
+        syn_lost::SCENARIO,
+        synack_lost::SCENARIO,
+        third_ack_lost::SCENARIO,
+        simultaneous_close::SCENARIO,
+        simultaneous_open::SCENARIO,
     ]
 }
 
@@ -74,31 +106,40 @@ pub struct World {
     pub sim: Sim,
     pub client: HostId,
     pub server: HostId,
+    /// The client–server link (its pcap is what `--pcap` writes).
+    pub link: LinkId,
+    /// The configuration both hosts run with (profile, then every `--set`).
     pub config: Config,
 }
 
+/// A step of a scenario that could not happen (a socket call failed unexpectedly): the
+/// scenario stops with a failing verdict saying so, instead of panicking.
+pub type Step<T> = Result<T, String>;
+
+fn expect<T>(what: &str, r: Result<T, Errno>) -> Step<T> {
+    r.map_err(|e| format!("{what} failed: {}", e.name()))
+}
+
 impl World {
-    /// Build the world for `opts`: the profile's defaults, then each `--set`.
+    /// Build the world for `opts`: the profile's defaults, then each `--set` in order.
     pub fn new(opts: &Options) -> Result<World, String> {
         let mut config = Config::for_profile(opts.profile);
         for f in &opts.files {
             config.load_file(f).map_err(|e| e.to_string())?;
         }
         for (k, v) in &opts.sets {
-            config.set(k, v).map_err(|e| e.to_string())?;
+            config_set(&mut config, k, v)?;
         }
         let mut sim = Sim::new(opts.seed);
         let client = sim.add_host("client", config.clone(), &[CLIENT]);
         let server = sim.add_host("server", config.clone(), &[SERVER]);
-        let link = LinkConfig {
-            latency: LATENCY,
-            ..Default::default()
-        };
-        sim.add_link(client, server, link, link);
+        let cfg = LinkConfig::with_latency(LATENCY);
+        let link = sim.add_link(client, server, cfg, cfg);
         Ok(World {
             sim,
             client,
             server,
+            link,
             config,
         })
     }
@@ -108,55 +149,87 @@ impl World {
     }
 
     /// socket + bind + listen on the server's port 80.
-    pub fn listen(&mut self, backlog: i32) -> Fd {
+    pub fn listen(&mut self, backlog: i32) -> Step<Fd> {
         let addr = self.server_addr();
         self.sim.call(self.server, |s, now| {
-            let fd = s.socket(now).expect("socket");
-            s.bind(now, fd, addr).expect("bind");
-            s.listen(now, fd, backlog).expect("listen");
-            fd
+            let fd = expect("server socket()", s.socket(now))?;
+            expect("server bind()", s.bind(now, fd, addr))?;
+            expect("server listen()", s.listen(now, fd, backlog))?;
+            Ok(fd)
         })
     }
 
-    /// socket + connect from the client to the server's port 80.
-    pub fn connect(&mut self) -> Fd {
+    /// socket + non-blocking connect from the client to the server's port 80.
+    pub fn connect(&mut self) -> Step<Fd> {
         let addr = self.server_addr();
         self.sim.call(self.client, |s, now| {
-            let fd = s.socket(now).expect("socket");
-            let _ = s.connect(now, fd, addr);
-            fd
+            let fd = expect("client socket()", s.socket(now))?;
+            match s.connect(now, fd, addr) {
+                Ok(()) | Err(Errno::EINPROGRESS) => Ok(fd),
+                Err(e) => Err(format!("client connect() failed: {}", e.name())),
+            }
         })
     }
 
-    /// Listen, connect, run until the server can accept, accept.
-    /// Returns (client fd, listener, server fd), or None if no connection came.
-    pub fn establish(&mut self) -> Option<(Fd, Fd, Fd)> {
-        let l = self.listen(128);
-        let fd = self.connect();
+    /// Listen, connect, run until the server can accept (5 s at most), accept.
+    /// Returns (client fd, listener, server fd).
+    pub fn establish(&mut self) -> Step<(Fd, Fd, Fd)> {
+        let l = self.listen(128)?;
+        let fd = self.connect()?;
         let s = self.server;
-        self.sim.run_until_cond(at(5.0), |sim| {
-            sim.stack(s).poll(l).is_ok_and(|r| r.readable)
-        });
-        let (conn, _) = self.sim.call(s, |st, now| st.accept(now, l)).ok()?;
-        Some((fd, l, conn))
+        let limit = self.sim.now() + Duration::from_secs(5);
+        self.sim
+            .run_until_cond(limit, |sim| sim.stack(s).poll(l).is_ok_and(|r| r.readable));
+        let (conn, _) = expect("accept()", self.sim.call(s, |st, now| st.accept(now, l)))?;
+        Ok((fd, l, conn))
     }
 
+    /// Run until `secs` seconds of virtual time.
     pub fn run_until(&mut self, secs: f64) {
         self.sim.run_until(at(secs));
     }
 
+    /// Run until host `h` sees `fd` readable, or `limit` seconds of virtual time.
+    pub fn run_until_readable(&mut self, h: HostId, fd: Fd, limit: f64) -> bool {
+        self.sim.run_until_cond(at(limit), |sim| {
+            sim.stack(h).poll(fd).is_ok_and(|r| r.readable)
+        })
+    }
+
+    /// The state of a socket (CLOSED once it is gone).
     pub fn state(&self, h: HostId, fd: Fd) -> TcpState {
         self.sim.stack(h).state(fd).unwrap_or(TcpState::Closed)
+    }
+
+    /// The pending error of a socket (SO_ERROR), read without consuming it from the view's
+    /// point of view: the call shows in the event stream like any other.
+    pub fn so_error(&mut self, h: HostId, fd: Fd) -> Option<Errno> {
+        match self
+            .sim
+            .call(h, |st, _| st.getsockopt(fd, SockOptName::Error))
+        {
+            Ok(SockOpt::Error(e)) => e,
+            _ => None,
+        }
     }
 
     /// Times `h` sent segments matching `m` (from the event stream, lost ones included).
     pub fn sent(&self, h: HostId, m: Match) -> Vec<Instant> {
         self.sim
-            .events()
-            .iter()
-            .filter(|e| e.host == h)
+            .events_of(h)
             .filter_map(|e| match &e.kind {
-                SimEventKind::Stack(EventKind::Send(s)) if m.matches(s) => Some(e.at),
+                SimEventKind::Stack(EventKind::Send(s)) if m.matches(Some(s)) => Some(e.at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Times `h` received segments matching `m` into its stack (dropped ones included).
+    pub fn delivered(&self, h: HostId, m: Match) -> Vec<Instant> {
+        self.sim
+            .events_of(h)
+            .filter_map(|e| match &e.kind {
+                SimEventKind::Delivered { seg } if m.matches(seg.as_ref()) => Some(e.at),
                 _ => None,
             })
             .collect()
@@ -165,9 +238,7 @@ impl World {
     /// When `h` had a connection go from `from` (any if None) to `to`, in order.
     pub fn transitions(&self, h: HostId, from: Option<TcpState>, to: TcpState) -> Vec<Instant> {
         self.sim
-            .events()
-            .iter()
-            .filter(|e| e.host == h)
+            .events_of(h)
             .filter_map(|e| match &e.kind {
                 SimEventKind::Stack(EventKind::State { from: f, to: t, .. })
                     if *t == to && from.is_none_or(|x| x == *f) =>
@@ -179,12 +250,22 @@ impl World {
             .collect()
     }
 
-    /// The state path of `h`'s connections (LISTEN excluded), in order.
+    /// When `h`'s timers of kind `k` fired.
+    pub fn timers(&self, h: HostId, k: TimerKind) -> Vec<Instant> {
+        self.sim
+            .events_of(h)
+            .filter_map(|e| match &e.kind {
+                SimEventKind::Stack(EventKind::Timer { timer, .. }) if *timer == k => Some(e.at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The state path of `h`'s connections (transitions to and from LISTEN left out,
+    /// except LISTEN → SYN-RECEIVED), in order.
     pub fn path(&self, h: HostId) -> Vec<TcpState> {
         self.sim
-            .events()
-            .iter()
-            .filter(|e| e.host == h)
+            .events_of(h)
             .filter_map(|e| match &e.kind {
                 SimEventKind::Stack(EventKind::State { from, to, .. })
                     if *to != TcpState::Listen && *from != TcpState::Listen
@@ -196,6 +277,44 @@ impl World {
             })
             .collect()
     }
+}
+
+/// Apply one `--set name=value` (sysctl names, e.g. `net.ipv4.tcp_syn_retries`).
+pub fn config_set(config: &mut Config, name: &str, value: &str) -> Result<(), String> {
+    config
+        .set(name, value)
+        .map_err(|e| format!("--set {name}={value}: {e}"))
+}
+
+/// Run a scenario by name: the world, then the story; the world is returned for its
+/// event stream and captures.
+pub fn run(name: &str, opts: &Options) -> Result<(World, Verdict), String> {
+    let s = find(name).ok_or_else(|| unknown(name))?;
+    let mut w = World::new(opts)?;
+    if opts.capture {
+        w.sim.capture();
+    }
+    let v = (s.run)(&mut w);
+    Ok((w, v))
+}
+
+/// The message for a name that is not a scenario, listing the ones that are.
+pub fn unknown(name: &str) -> String {
+    let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+    format!(
+        "unknown scenario {name:?}; the scenarios are: {}",
+        names.join(", ")
+    )
+}
+
+/// Format a list of optional first instants: `63`, or `-` if it never happened.
+pub fn first(v: &[Instant]) -> String {
+    v.first().map(|t| secs(*t)).unwrap_or_else(|| "-".into())
+}
+
+/// `SYN-SENT → SYN-RECEIVED → ESTABLISHED`
+pub fn show_path(p: &[TcpState]) -> String {
+    p.iter().map(|x| x.name()).collect::<Vec<_>>().join(" → ")
 }
 
 /// Seconds to an `Instant`.
@@ -213,8 +332,4 @@ pub fn secs(t: Instant) -> String {
     let s = format!("{:.3}", t.as_secs_f64());
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
-}
-
-pub(crate) fn is_rst(f: TcpFlags) -> bool {
-    f.rst()
 }

@@ -1,0 +1,330 @@
+//! Every story of the document with its exact timings (client 10.0.0.1, server 10.0.0.2,
+//! 25 ms one way), judged from the event stream.
+use synack_core::{Errno, Profile, TcpState::*, TimerKind};
+use synack_sim::scenarios::{self, at, Options, World};
+use synack_sim::view::Renderer;
+use synack_sim::Match;
+
+fn run(name: &str, opts: &Options) -> (World, scenarios::Verdict) {
+    scenarios::run(name, opts).unwrap()
+}
+
+fn seed(name: &str) -> (World, scenarios::Verdict) {
+    run(name, &Options::default())
+}
+
+fn secs(v: &[f64]) -> Vec<synack_core::Instant> {
+    v.iter().map(|s| at(*s)).collect()
+}
+
+#[test]
+fn every_scenario_passes_in_both_profiles() {
+    for profile in [Profile::Seed, Profile::Linux] {
+        for s in scenarios::all() {
+            let opts = Options {
+                profile,
+                ..Default::default()
+            };
+            let (_, v) = run(s.name, &opts);
+            assert!(v.pass, "{} ({profile:?}): {}", s.name, v.line);
+        }
+    }
+}
+
+#[test]
+fn names_are_the_documented_ones() {
+    let names: Vec<&str> = scenarios::all().iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "handshake",
+            "syn-lost",
+            "synack-lost",
+            "third-ack-lost",
+            "simultaneous-close",
+            "simultaneous-open"
+        ]
+    );
+    let err = scenarios::run("nope", &Options::default()).err().unwrap();
+    assert!(
+        err.contains("nope") && err.contains("third-ack-lost"),
+        "{err}"
+    );
+}
+
+#[test]
+fn handshake_timings() {
+    let (w, v) = seed("handshake");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(w.transitions(c, Some(SynSent), Established), secs(&[0.05]));
+    assert_eq!(w.transitions(s, Some(Listen), SynRecv), secs(&[0.025]));
+    assert_eq!(w.transitions(s, Some(SynRecv), Established), secs(&[0.075]));
+    assert_eq!(
+        w.transitions(c, Some(Established), FinWait1),
+        secs(&[0.125])
+    );
+    assert_eq!(
+        w.transitions(s, Some(Established), CloseWait),
+        secs(&[0.15])
+    );
+    assert_eq!(w.transitions(c, None, TimeWait), secs(&[0.175]));
+    assert_eq!(w.transitions(s, Some(LastAck), Closed), secs(&[0.2]));
+    assert_eq!(w.transitions(c, Some(TimeWait), Closed), secs(&[60.175]));
+    assert_eq!(w.timers(c, TimerKind::TimeWait), secs(&[60.175]));
+    assert_eq!(
+        v.line,
+        "connected at 0.05 s (1 RTT), request delivered, reply read at 0.125 s, server \
+         LAST_ACK → CLOSED at 0.2 s, client TIME_WAIT from 0.175 s to 60.175 s (60 s)"
+    );
+}
+
+#[test]
+fn syn_lost_timings_seed() {
+    let (w, v) = seed("syn-lost");
+    let c = w.client;
+    assert_eq!(
+        w.sent(c, Match::Syn),
+        secs(&[0.0, 1.0, 3.0, 7.0, 15.0, 31.0])
+    );
+    assert_eq!(w.transitions(c, Some(SynSent), Closed), secs(&[63.0]));
+    assert_eq!(
+        v.line,
+        "connect() failed with ETIMEDOUT at 63 s after 6 SYNs (sent at 0, 1, 3, 7, 15, 31 s)"
+    );
+    assert!(v.pass);
+}
+
+#[test]
+fn syn_lost_timings_linux() {
+    // Linux 6.x: 4 linear 1 s timeouts first, and tcp_write_timeout() allows
+    // tcp_syn_retries + tcp_syn_linear_timeouts = 10 retransmissions.
+    let (w, v) = run(
+        "syn-lost",
+        &Options {
+            profile: Profile::Linux,
+            ..Default::default()
+        },
+    );
+    let c = w.client;
+    assert_eq!(
+        w.sent(c, Match::Syn),
+        secs(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0])
+    );
+    assert_eq!(w.transitions(c, Some(SynSent), Closed), secs(&[131.0]));
+    assert!(
+        v.pass
+            && v.line
+                .starts_with("connect() failed with ETIMEDOUT at 131 s"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn syn_lost_follows_set() {
+    let opts = Options {
+        sets: vec![("net.ipv4.tcp_syn_retries".into(), "2".into())],
+        ..Default::default()
+    };
+    let (_, v) = run("syn-lost", &opts);
+    assert_eq!(
+        v.line,
+        "connect() failed with ETIMEDOUT at 7 s after 3 SYNs (sent at 0, 1, 3 s)"
+    );
+    let bad = Options {
+        sets: vec![("net.ipv4.tcp_syn_retries".into(), "300".into())],
+        ..Default::default()
+    };
+    let err = scenarios::run("syn-lost", &bad).err().unwrap();
+    assert!(
+        err.contains("tcp_syn_retries") && err.contains("300"),
+        "{err}"
+    );
+    let unknown = Options {
+        sets: vec![("net.ipv4.nope".into(), "1".into())],
+        ..Default::default()
+    };
+    assert!(scenarios::run("syn-lost", &unknown).is_err());
+}
+
+#[test]
+fn synack_lost_timings() {
+    let (w, v) = seed("synack-lost");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(
+        w.sent(c, Match::Syn),
+        secs(&[0.0, 1.0, 3.0, 7.0, 15.0, 31.0])
+    );
+    assert_eq!(w.transitions(c, Some(SynSent), Closed), secs(&[63.0]));
+    // Each arriving SYN is answered at once and restarts the request timer with the
+    // current backoff (tcp_check_req → inet_rtx_syn_ack, then mod_timer_pending); the
+    // timer's own retransmissions come in between, until num_timeout reaches 5.
+    assert_eq!(
+        w.sent(s, Match::SynAck),
+        secs(&[0.025, 1.025, 2.025, 3.025, 5.025, 7.025, 11.025, 15.025, 23.025, 31.025, 47.025])
+    );
+    assert_eq!(w.transitions(s, Some(SynRecv), Closed), secs(&[79.025]));
+}
+
+#[test]
+fn third_ack_lost_timings() {
+    let (w, v) = seed("third-ack-lost");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(w.transitions(c, Some(SynSent), Established), secs(&[0.05]));
+    assert_eq!(
+        w.sent(s, Match::SynAck),
+        secs(&[0.025, 1.025, 3.025, 7.025, 15.025, 31.025])
+    );
+    assert_eq!(w.transitions(s, Some(SynRecv), Closed), secs(&[63.025]));
+    assert_eq!(w.sent(s, Match::Rst), secs(&[70.025]));
+    assert_eq!(w.transitions(c, Some(Established), Closed), secs(&[70.05]));
+    assert!(
+        v.line.ends_with("read() returned -1 ECONNRESET"),
+        "{}",
+        v.line
+    );
+    let _ = Errno::ECONNRESET;
+}
+
+#[test]
+fn simultaneous_close_timings() {
+    let (w, v) = seed("simultaneous-close");
+    assert!(v.pass, "{}", v.line);
+    for h in [w.client, w.server] {
+        assert_eq!(w.transitions(h, Some(Established), FinWait1), secs(&[1.0]));
+        assert_eq!(w.transitions(h, Some(FinWait1), Closing), secs(&[1.025]));
+        assert_eq!(w.transitions(h, Some(Closing), TimeWait), secs(&[1.05]));
+        assert_eq!(w.transitions(h, Some(TimeWait), Closed), secs(&[61.05]));
+        assert!(w.transitions(h, None, FinWait2).is_empty());
+    }
+}
+
+#[test]
+fn simultaneous_open_timings() {
+    let (w, v) = seed("simultaneous-open");
+    assert!(v.pass, "{}", v.line);
+    for h in [w.client, w.server] {
+        assert_eq!(w.transitions(h, Some(Closed), SynSent), secs(&[0.0]));
+        assert_eq!(w.transitions(h, Some(SynSent), SynRecv), secs(&[0.025]));
+        assert_eq!(w.transitions(h, Some(SynRecv), Established), secs(&[0.05]));
+        assert_eq!(w.sent(h, Match::Syn), secs(&[0.0]));
+        assert_eq!(w.sent(h, Match::SynAck), secs(&[0.025]));
+    }
+}
+
+#[test]
+fn json_lines_carry_the_documented_fields() {
+    for s in scenarios::all() {
+        let (w, _) = seed(s.name);
+        let mut r = Renderer::new(&w.sim);
+        for e in w.sim.events() {
+            let v = r.json(e);
+            let line = v.to_string();
+            assert!(v["t_ms"].is_number() && v["host"].is_string(), "{line}");
+            match v["event"].as_str().unwrap() {
+                "send" | "recv" | "deliver" | "duplicate" => {
+                    for k in ["flags", "seq", "ack", "len", "from", "to", "rel"] {
+                        assert!(!v[k].is_null(), "{k} missing in {line}");
+                    }
+                }
+                "drop" => assert!(v["reason"].is_string() && v["where"].is_string(), "{line}"),
+                "delay" => assert!(v["reason"].is_string(), "{line}"),
+                "state" => assert!(v["from"].is_string() && v["to"].is_string()),
+                "call" => assert!(v["call"].is_string() && v["result"].is_string()),
+                "timer" => assert!(v["timer"].is_string()),
+                other => panic!("unexpected event {other}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn json_numbers_are_relative_and_link_drops_name_their_rule() {
+    let (w, _) = seed("syn-lost");
+    let mut r = Renderer::new(&w.sim);
+    let v: Vec<serde_json::Value> = w.sim.events().iter().map(|e| r.json(e)).collect();
+    let sends: Vec<_> = v.iter().filter(|x| x["event"] == "send").collect();
+    assert!(sends
+        .iter()
+        .all(|x| x["seq"] == 0 && x["rel"] == true && x["flags"] == "S"));
+    let drops: Vec<_> = v.iter().filter(|x| x["event"] == "drop").collect();
+    assert_eq!(drops.len(), 6);
+    assert!(drops
+        .iter()
+        .all(|x| x["reason"] == "rule: drop every SYN" && x["where"] == "link"));
+}
+
+#[test]
+fn timeline_reads_like_the_document() {
+    let (w, _) = seed("syn-lost");
+    let lines = Renderer::new(&w.sim).lines(w.sim.events());
+    let syn: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("client → server"))
+        .collect();
+    assert_eq!(syn.len(), 6);
+    assert!(
+        syn[1].starts_with("    1.000s  client  client → server  S  0:0(0) win "),
+        "{}",
+        syn[1]
+    );
+    assert!(
+        syn[1].ends_with("✗ lost on the link (rule: drop every SYN)"),
+        "{}",
+        syn[1]
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("63.000s  client  state SYN-SENT → CLOSED")));
+}
+
+#[test]
+fn timeline_arrows_keep_the_client_on_the_left() {
+    let (w, _) = seed("synack-lost");
+    let lines = Renderer::new(&w.sim).lines(w.sim.events());
+    let synacks: Vec<&String> = lines.iter().filter(|l| l.contains(" S. ")).collect();
+    assert_eq!(synacks.len(), 11);
+    assert!(
+        synacks[0].starts_with("    0.025s  server  client ← server  S. 0:0(0) ack 1 win "),
+        "{}",
+        synacks[0]
+    );
+    assert!(synacks
+        .iter()
+        .all(|l| l.ends_with("✗ lost on the link (rule: drop every SYN-ACK)")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("79.025s  server  timer fired: retransmit")));
+}
+
+#[test]
+fn verdicts_do_not_depend_on_the_seed() {
+    for seed in 1..=10 {
+        for s in scenarios::all() {
+            let (_, v) = run(
+                s.name,
+                &Options {
+                    seed,
+                    ..Default::default()
+                },
+            );
+            assert!(v.pass, "{} (seed {seed}): {}", s.name, v.line);
+        }
+    }
+}
+
+#[test]
+fn a_setting_that_changes_the_story_fails_the_verdict_with_what_happened() {
+    // With no TIME_WAIT buckets the active closer skips TIME_WAIT (TCPTimeWaitOverflow):
+    // not the document's story, and the verdict says why.
+    let opts = Options {
+        sets: vec![("net.ipv4.tcp_max_tw_buckets".into(), "0".into())],
+        ..Default::default()
+    };
+    let (_, v) = run("handshake", &opts);
+    assert!(!v.pass);
+    assert!(v.line.ends_with("(0 s)"), "{}", v.line);
+}
