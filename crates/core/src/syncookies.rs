@@ -134,7 +134,11 @@ mod tests {
             assert_eq!(c.check(r, l, 12345, k, 102), None, "two minutes: expired");
             // The client ISN is added in, so a nearby one could land on another valid index,
             // as in Linux; a different connection's ISN does not.
-            assert_eq!(c.check(r, l, 12345 + 1_000_000, k, 100), None, "another client ISN");
+            assert_eq!(
+                c.check(r, l, 12345 + 1_000_000, k, 100),
+                None,
+                "another client ISN"
+            );
             let other: SocketAddr = "192.0.2.1:40001".parse().unwrap();
             assert_eq!(c.check(other, l, 12345, k, 100), None, "another 4-tuple");
         }
