@@ -25,11 +25,13 @@ fn tour_prints_every_story_and_passes() {
             "third-ack-lost",
             "simultaneous-close",
             "simultaneous-open",
+            "accept-queue-overflow",
+            "accept-queue-overflow-rst",
         ] {
             assert!(out.contains(name), "{name} missing");
         }
-        assert_eq!(out.matches("verdict: PASS").count(), 6, "{out}");
-        assert!(out.contains("tour: 6 scenarios, every verdict passed"));
+        assert_eq!(out.matches("verdict: PASS").count(), 8, "{out}");
+        assert!(out.contains("tour: 8 scenarios, every verdict passed"));
     }
 }
 
@@ -149,6 +151,6 @@ fn an_unwritable_pcap_fails_before_the_run() {
 fn list_names_every_scenario_with_its_summary() {
     let (code, out, _) = synack(&["scenario", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().count(), 8, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
 }

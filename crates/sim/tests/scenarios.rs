@@ -42,7 +42,9 @@ fn names_are_the_documented_ones() {
             "synack-lost",
             "third-ack-lost",
             "simultaneous-close",
-            "simultaneous-open"
+            "simultaneous-open",
+            "accept-queue-overflow",
+            "accept-queue-overflow-rst",
         ]
     );
     let err = scenarios::run("nope", &Options::default()).err().unwrap();
@@ -327,4 +329,33 @@ fn a_setting_that_changes_the_story_fails_the_verdict_with_what_happened() {
     let (_, v) = run("handshake", &opts);
     assert!(!v.pass);
     assert!(v.line.ends_with("(0 s)"), "{}", v.line);
+}
+
+#[test]
+fn accept_queue_overflow_shows_backlog_plus_one_and_everyone_completes() {
+    for profile in [Profile::Seed, Profile::Linux] {
+        let opts = Options {
+            profile,
+            ..Default::default()
+        };
+        let (_, v) = run("accept-queue-overflow", &opts);
+        assert!(
+            v.line
+                .starts_with("before accept(): listener Recv-Q 3, Send-Q 2;"),
+            "{}",
+            v.line
+        );
+        assert!(
+            v.line.contains("accepted 5") && v.line.contains("requests read 5"),
+            "{}",
+            v.line
+        );
+    }
+    let (_, v) = run("accept-queue-overflow-rst", &Options::default());
+    assert!(
+        v.line.contains("accepted 3 (none later)")
+            && v.line.contains("clients reset 2 (ECONNRESET, ECONNRESET)"),
+        "{}",
+        v.line
+    );
 }

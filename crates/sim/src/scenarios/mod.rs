@@ -31,6 +31,7 @@ use synack_core::{
     Config, Errno, EventKind, Fd, Instant, Profile, SockOpt, SockOptName, TcpState, TimerKind,
 };
 
+mod accept_queue;
 mod handshake;
 mod simultaneous_close;
 mod simultaneous_open;
@@ -94,6 +95,8 @@ pub fn all() -> Vec<Scenario> {
         third_ack_lost::SCENARIO,
         simultaneous_close::SCENARIO,
         simultaneous_open::SCENARIO,
+        accept_queue::OVERFLOW,
+        accept_queue::OVERFLOW_RST,
     ]
 }
 
