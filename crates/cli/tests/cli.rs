@@ -27,11 +27,13 @@ fn tour_prints_every_story_and_passes() {
             "simultaneous-open",
             "accept-queue-overflow",
             "accept-queue-overflow-rst",
+            "syn-flood",
+            "syn-flood-cookies",
         ] {
             assert!(out.contains(name), "{name} missing");
         }
-        assert_eq!(out.matches("verdict: PASS").count(), 8, "{out}");
-        assert!(out.contains("tour: 8 scenarios, every verdict passed"));
+        assert_eq!(out.matches("verdict: PASS").count(), 10, "{out}");
+        assert!(out.contains("tour: 10 scenarios, every verdict passed"));
     }
 }
 
@@ -151,6 +153,6 @@ fn an_unwritable_pcap_fails_before_the_run() {
 fn list_names_every_scenario_with_its_summary() {
     let (code, out, _) = synack(&["scenario", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 8, "{out}");
+    assert_eq!(out.lines().count(), 10, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
 }

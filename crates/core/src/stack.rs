@@ -2046,6 +2046,7 @@ impl Stack {
             listeners: self.listeners.len(),
             timers: self.timers.len(),
             demux: self.demux.len(),
+            request_bytes: self.reqs.len() * std::mem::size_of::<Request>(),
         }
     }
 
@@ -2121,6 +2122,8 @@ pub struct TableSizes {
     pub listeners: usize,
     pub timers: usize,
     pub demux: usize,
+    /// Memory held by SYN-queue records (each a compact `Request`, not a socket).
+    pub request_bytes: usize,
 }
 
 fn is_loopback(ip: IpAddr) -> bool {

@@ -192,8 +192,15 @@ impl Renderer {
     pub fn lines(&mut self, events: &[SimEvent]) -> Vec<String> {
         let mut out = Vec::new();
         let mut folded = HashSet::new();
+        let mut spoofed = 0usize;
         for (i, e) in events.iter().enumerate() {
             if folded.contains(&i) {
+                continue;
+            }
+            // Traffic of addresses no host owns (a spoofed SYN flood) would drown the
+            // story: it is counted here and kept in full in the JSON view.
+            if self.spoofed(e) {
+                spoofed += 1;
                 continue;
             }
             let Some(mut line) = self.line(e) else {
@@ -234,7 +241,33 @@ impl Renderer {
             }
             out.push(line);
         }
+        if spoofed > 0 {
+            out.push(format!(
+                "           ({spoofed} events of traffic from or to addresses no host owns (spoofed) are not shown; --json has them)"
+            ));
+        }
         out
+    }
+
+    /// Does this event concern an address that belongs to no host?
+    fn spoofed(&self, e: &SimEvent) -> bool {
+        let unknown = |a: &std::net::SocketAddr| {
+            !a.ip().is_unspecified() && !self.names.contains_key(&a.ip())
+        };
+        match &e.kind {
+            SimEventKind::Stack(k) => match k {
+                EventKind::Send(s) | EventKind::Recv(s) => unknown(&s.src) || unknown(&s.dst),
+                EventKind::Drop { seg: Some(s), .. } => unknown(&s.src) || unknown(&s.dst),
+                EventKind::State { remote, .. } | EventKind::Timer { remote, .. } => {
+                    unknown(remote)
+                }
+                _ => false,
+            },
+            SimEventKind::LinkDrop { seg: Some(s), .. }
+            | SimEventKind::Delivered { seg: Some(s) }
+            | SimEventKind::Duplicated { seg: Some(s) } => unknown(&s.src) || unknown(&s.dst),
+            _ => false,
+        }
     }
 
     /// One JSON object per event (fields: see the module documentation).

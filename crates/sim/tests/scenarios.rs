@@ -45,6 +45,8 @@ fn names_are_the_documented_ones() {
             "simultaneous-open",
             "accept-queue-overflow",
             "accept-queue-overflow-rst",
+            "syn-flood",
+            "syn-flood-cookies",
         ]
     );
     let err = scenarios::run("nope", &Options::default()).err().unwrap();
@@ -358,4 +360,19 @@ fn accept_queue_overflow_shows_backlog_plus_one_and_everyone_completes() {
         "{}",
         v.line
     );
+}
+
+#[test]
+fn syn_flood_queue_stays_bounded_and_cookies_let_everyone_in() {
+    let (w, v) = run("syn-flood", &Options::default());
+    assert!(v.line.contains("SYN queue peak 256"), "{}", v.line);
+    assert!(v.line.contains("SyncookiesSent 0"), "{}", v.line);
+    assert!(w.sim.stack(w.server).table_sizes().requests <= 256);
+    let (_, v) = run("syn-flood-cookies", &Options::default());
+    assert!(
+        v.line.contains("20 of 20 connected") && v.line.contains("SyncookiesRecv 20"),
+        "{}",
+        v.line
+    );
+    assert!(v.line.contains("the clients sent 20 SYNs"), "{}", v.line);
 }

@@ -35,6 +35,7 @@ mod accept_queue;
 mod handshake;
 mod simultaneous_close;
 mod simultaneous_open;
+mod syn_flood;
 mod syn_lost;
 mod synack_lost;
 mod third_ack_lost;
@@ -97,6 +98,8 @@ pub fn all() -> Vec<Scenario> {
         simultaneous_open::SCENARIO,
         accept_queue::OVERFLOW,
         accept_queue::OVERFLOW_RST,
+        syn_flood::FLOOD_NO_COOKIES,
+        syn_flood::FLOOD_COOKIES,
     ]
 }
 
