@@ -121,6 +121,10 @@ pub struct Stack {
     ctrl: VecDeque<Ctrl>,
     scratch: Vec<u8>,
     last_now: Instant,
+    /// Packets waiting for `process_backlog` (at most net.core.netdev_max_backlog).
+    backlog: VecDeque<Vec<u8>>,
+    /// Emptied packet buffers, reused so a busy ingress allocates nothing.
+    spare: Vec<Vec<u8>>,
 }
 
 macro_rules! cx {
@@ -201,6 +205,8 @@ impl Stack {
             ctrl: VecDeque::new(),
             scratch: Vec::new(),
             last_now: Instant::ZERO,
+            backlog: VecDeque::new(),
+            spare: Vec::new(),
             cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
             config,
@@ -273,6 +279,41 @@ impl Stack {
         self.events
             .push(now, || EventKind::Recv(conn::seg_info(src, dst, &seg)));
         self.dispatch(now, src, dst, &seg);
+    }
+
+    /// Queue a packet for `process_backlog`, like a NIC handing packets to the kernel's
+    /// per-CPU input queue: beyond net.core.netdev_max_backlog waiting packets, it is
+    /// dropped (IpInDiscards) — the work a flood can cause per poll is bounded.
+    /// Returns false when dropped.
+    pub fn enqueue_packet(&mut self, bytes: &[u8]) -> bool {
+        if self.backlog.len() >= self.config.netdev_max_backlog as usize {
+            self.counters.incr(Counter::IpInDiscards);
+            self.events.push(self.last_now, || EventKind::Drop {
+                seg: None,
+                reason: DropReason::BacklogFull,
+            });
+            return false;
+        }
+        let mut b = self.spare.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(bytes);
+        self.backlog.push_back(b);
+        true
+    }
+
+    /// Process the packets queued by `enqueue_packet`, oldest first.
+    pub fn process_backlog(&mut self, now: Instant) {
+        while let Some(b) = self.backlog.pop_front() {
+            self.handle_packet(now, &b);
+            if self.spare.len() < 64 {
+                self.spare.push(b);
+            }
+        }
+    }
+
+    /// Packets waiting in the input queue.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
     }
 
     fn dispatch(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {

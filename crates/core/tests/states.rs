@@ -721,3 +721,41 @@ fn syn_flood_is_bounded_and_cookies_let_real_clients_in() {
     let mut buf = [0u8; 8];
     assert_eq!(p.st.read(p.now, fd, &mut buf), Ok(3));
 }
+
+#[test]
+fn ingress_backlog_is_bounded_by_netdev_max_backlog() {
+    let mut cfg = Config::seed();
+    cfg.netdev_max_backlog = 100;
+    cfg.tcp_syncookies = 2;
+    let mut p = Peer::new(cfg);
+    p.st.set_capture(false);
+    let _l = listener(&mut p, 128);
+    let mut bytes = Vec::new();
+    let mut accepted = 0;
+    for k in 0..1000u16 {
+        let tcp = synack_core::wire::TcpSegment {
+            src_port: 1024 + k,
+            dst_port: 8080,
+            seq: k as u32,
+            ack: 0,
+            flags: SYN,
+            window: 1000,
+            urgent: 0,
+            options: none(),
+            payload: &[],
+        };
+        let ip = synack_core::wire::IpInfo {
+            src: REMOTE,
+            dst: LOCAL,
+            ttl: 64,
+        };
+        synack_core::wire::emit(&synack_core::wire::Packet { ip, tcp }, &mut bytes);
+        accepted += p.st.enqueue_packet(&bytes) as u32;
+    }
+    assert_eq!(accepted, 100);
+    assert_eq!(p.st.backlog_len(), 100);
+    assert_eq!(p.st.counters().get(Counter::IpInDiscards), 900);
+    p.st.process_backlog(p.now);
+    assert_eq!(p.st.backlog_len(), 0);
+    assert_eq!(p.out().len(), 100, "one SYN-ACK (cookie) per processed SYN");
+}
