@@ -27,9 +27,7 @@ fn packetdrill_cfg() -> Config {
 #[test]
 fn listen_syn_gets_synack_with_linux_options() {
     let mut p = Peer::new(packetdrill_cfg());
-    let l = p.st.socket(p.now).unwrap();
-    p.st.bind(p.now, l, p.local).unwrap();
-    p.st.listen(p.now, l, 1).unwrap();
+    let _l = listener(&mut p, 1);
     p.inject(
         SYN,
         0,
@@ -67,9 +65,7 @@ fn synack_retries_then_late_ack_gets_rst() {
     let mut cfg = packetdrill_cfg();
     cfg.tcp_synack_retries = 2;
     let mut p = Peer::new(cfg);
-    let l = p.st.socket(p.now).unwrap();
-    p.st.bind(p.now, l, p.local).unwrap();
-    p.st.listen(p.now, l, 1).unwrap();
+    let _l = listener(&mut p, 1);
     p.inject(
         SYN,
         0,
@@ -98,9 +94,7 @@ fn synack_retries_then_late_ack_gets_rst() {
 #[test]
 fn duplicate_syn_resends_synack_and_restarts_timer() {
     let mut p = Peer::new(packetdrill_cfg());
-    let l = p.st.socket(p.now).unwrap();
-    p.st.bind(p.now, l, p.local).unwrap();
-    p.st.listen(p.now, l, 1).unwrap();
+    let _l = listener(&mut p, 1);
     p.inject(
         SYN,
         0,
@@ -380,9 +374,7 @@ fn last_ack_retransmits_fin_then_gives_up() {
 #[test]
 fn timestamps_echo_and_paws() {
     let mut p = Peer::new(packetdrill_cfg());
-    let l = p.st.socket(p.now).unwrap();
-    p.st.bind(p.now, l, p.local).unwrap();
-    p.st.listen(p.now, l, 1).unwrap();
+    let l = listener(&mut p, 1);
     let ts = |val| TcpOptions {
         timestamps: Some(Timestamps { val, ecr: 0 }),
         ..none()
