@@ -751,3 +751,58 @@ fn ingress_backlog_is_bounded_by_netdev_max_backlog() {
     assert_eq!(p.st.backlog_len(), 0);
     assert_eq!(p.out().len(), 100, "one SYN-ACK (cookie) per processed SYN");
 }
+
+#[test]
+fn nagle_holds_a_second_small_segment_until_the_ack_nodelay_does_not() {
+    let mut p = Peer::new(packetdrill_cfg());
+    let (_l, fd, iss) = p.accept_one();
+    p.st.write(p.now, fd, &[1u8; 100]).unwrap();
+    assert_eq!(p.out().len(), 1, "the first small segment goes");
+    p.st.write(p.now, fd, &[2u8; 100]).unwrap();
+    assert!(
+        p.out().is_empty(),
+        "Nagle: a small segment is unacknowledged"
+    );
+    p.inject(ACK, 1, iss + 101, 257, &[], none());
+    let o = p.out();
+    assert_eq!((o.len(), o[0].seq, o[0].payload.len()), (1, iss + 101, 100));
+    p.st.setsockopt(p.now, fd, SockOpt::NoDelay(true)).unwrap();
+    p.st.write(p.now, fd, &[3u8; 100]).unwrap();
+    assert_eq!(p.out().len(), 1);
+    p.st.write(p.now, fd, &[4u8; 100]).unwrap();
+    assert_eq!(
+        p.out().len(),
+        1,
+        "TCP_NODELAY: the second small segment goes before the ACK"
+    );
+}
+
+#[test]
+fn zero_window_probe_backs_off_like_the_rto() {
+    let mut p = Peer::new(packetdrill_cfg());
+    let (_l, fd, iss) = p.accept_one();
+    // The peer closes its window.
+    p.inject(ACK, 1, iss + 1, 0, &[], none());
+    p.st.write(p.now, fd, &[1u8; 100]).unwrap();
+    assert!(p.out().is_empty(), "nothing fits a zero window");
+    let start = p.now;
+    let sent = p.advance(start + Duration::from_secs(10));
+    let gaps: Vec<f64> = sent
+        .iter()
+        .map(|(t, _)| (*t - start).as_secs_f64())
+        .collect();
+    assert!(
+        sent.iter()
+            .all(|(_, o)| o.seq == iss && o.payload.is_empty()),
+        "probes use SND.UNA - 1"
+    );
+    assert!(gaps.len() >= 4, "{gaps:?}");
+    for w in gaps.windows(3) {
+        let (a, b) = (w[1] - w[0], w[2] - w[1]);
+        assert!((b / a - 2.0).abs() < 0.01, "doubling: {gaps:?}");
+    }
+    // The window opens: the data goes.
+    p.inject(ACK, 1, iss + 1, 257, &[], none());
+    let o = p.out();
+    assert_eq!(o[0].payload.len(), 100);
+}
