@@ -1111,6 +1111,21 @@ impl Conn {
 
     // --------------------------------------------------------------- timers
 
+    /// The next protocol timer and when it fires (for `ss -o`; buffer housekeeping
+    /// is not a TCP timer and is left out).
+    pub(crate) fn next_timer(&self) -> Option<(TimerKind, Instant)> {
+        [
+            (self.rtx_deadline, TimerKind::Retransmit),
+            (self.probe_deadline, TimerKind::ZeroWindowProbe),
+            (self.delack_deadline, TimerKind::DelayedAck),
+            (self.ka_deadline, TimerKind::Keepalive),
+            (self.fw2_deadline, TimerKind::FinWait2),
+        ]
+        .into_iter()
+        .filter_map(|(d, k)| d.map(|d| (k, d)))
+        .min_by_key(|(_, d)| *d)
+    }
+
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         [
             self.rtx_deadline,

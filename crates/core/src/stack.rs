@@ -2131,7 +2131,9 @@ impl Stack {
                 remote: Some(c.remote),
                 recv_q: rq,
                 send_q: sq,
-                timer: left(c.timer).map(|d| (TimerKind::Retransmit, d)),
+                timer: c
+                    .next_timer()
+                    .map(|(k, d)| (k, d.saturating_duration_since(now))),
             });
         }
         for (_, t) in self.tws.iter() {
