@@ -78,6 +78,8 @@ pub(crate) struct Conn {
     pub(crate) active: bool,
     /// close() was called: nobody will read; FIN_WAIT_2 and retries follow orphan rules.
     pub(crate) orphan: bool,
+    /// Counted in the stack's orphan total (tcp_max_orphans).
+    pub(crate) counted_orphan: bool,
     /// Listener whose accept queue holds this child.
     pub(crate) listener: Option<u32>,
     pub(crate) opts: SockOpts,
@@ -270,6 +272,7 @@ impl Conn {
             fd,
             active: false,
             orphan: false,
+            counted_orphan: false,
             listener: None,
             opts,
             iss,

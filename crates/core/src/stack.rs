@@ -123,6 +123,8 @@ pub struct Stack {
     last_now: Instant,
     /// Packets waiting for `process_backlog` (at most net.core.netdev_max_backlog).
     backlog: VecDeque<Vec<u8>>,
+    /// Orphaned connections still closing (bounded by net.ipv4.tcp_max_orphans).
+    orphans: u32,
     /// Emptied packet buffers, reused so a busy ingress allocates nothing.
     spare: Vec<Vec<u8>>,
 }
@@ -206,6 +208,7 @@ impl Stack {
             scratch: Vec::new(),
             last_now: Instant::ZERO,
             backlog: VecDeque::new(),
+            orphans: 0,
             spare: Vec::new(),
             cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
@@ -1041,6 +1044,9 @@ impl Stack {
         let Some(c) = self.conns.remove(i) else {
             return;
         };
+        if c.counted_orphan {
+            self.orphans = self.orphans.saturating_sub(1);
+        }
         if let Some((id, _)) = c.timer {
             self.timers.cancel(id);
         }
@@ -1856,7 +1862,18 @@ impl Stack {
             Some(Ok(i)) => {
                 if let Some(c) = self.conns.get_mut(i) {
                     let mut cx = cx!(self, now);
-                    let next = c.close(&mut cx);
+                    let mut next = c.close(&mut cx);
+                    if next == Next::Keep && c.state != TcpState::Closed {
+                        // An orphan: still closing, nobody holds it (`tcp_check_oom`).
+                        if self.orphans >= self.config.tcp_max_orphans {
+                            cx.incr(Counter::TcpAbortOnMemory);
+                            c.abort(&mut cx, None);
+                            next = Next::Closed;
+                        } else {
+                            c.counted_orphan = true;
+                            self.orphans += 1;
+                        }
+                    }
                     self.apply_next(now, i, next);
                     if let Some(c) = self.conns.get(i) {
                         if c.state == TcpState::Closed {
@@ -2088,6 +2105,7 @@ impl Stack {
             timers: self.timers.len(),
             demux: self.demux.len(),
             request_bytes: self.reqs.len() * std::mem::size_of::<Request>(),
+            orphans: self.orphans as usize,
         }
     }
 
@@ -2167,6 +2185,8 @@ pub struct TableSizes {
     pub demux: usize,
     /// Memory held by SYN-queue records (each a compact `Request`, not a socket).
     pub request_bytes: usize,
+    /// Orphaned connections (closed by the application, still closing).
+    pub orphans: usize,
 }
 
 fn is_loopback(ip: IpAddr) -> bool {

@@ -866,3 +866,33 @@ fn reset_in_every_synchronized_state() {
         );
     }
 }
+
+#[test]
+fn too_many_orphans_are_reset_at_once() {
+    let mut cfg = Config::seed();
+    cfg.tcp_max_orphans = 1;
+    let mut p = Pair::new(cfg);
+    // The peer never acknowledges our FINs: each closed connection stays an orphan.
+    let (c1, l, s1) = p.establish();
+    let c2 = p.a.socket(p.now).unwrap();
+    let _ = p.a.connect(p.now, c2, SocketAddr::new(B, 80));
+    p.run_for(Duration::from_millis(200));
+    let (s2, _) = p.b.accept(p.now, l).unwrap();
+    p.filter = Some(Box::new(|s: &Seen| {
+        !s.from_a && s.flags.ack() && !s.flags.rst()
+    }));
+    p.a.close(p.now, c1).unwrap();
+    p.a.close(p.now, c2).unwrap();
+    assert_eq!(p.a.table_sizes().orphans, 1);
+    assert_eq!(p.a.counters().get(Counter::TcpAbortOnMemory), 1);
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(
+        p.b.state(s2),
+        Ok(TcpState::Closed),
+        "the second orphan was reset"
+    );
+    assert_eq!(p.b.state(s1), Ok(TcpState::CloseWait));
+    // The first one gives up after its orphan retries and the count returns to 0.
+    p.run_for(Duration::from_secs(300));
+    assert_eq!(p.a.table_sizes().orphans, 0);
+}
