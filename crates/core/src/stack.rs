@@ -453,9 +453,10 @@ impl Stack {
             self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
             return;
         }
+        // Rule 3: without cookies, the last quarter of tcp_max_syn_backlog is kept free
+        // (Linux drops these quietly: only ListenDrops counts them).
         let pressure = cookies == 0 && max_syn.saturating_sub(qlen) < (max_syn >> 2);
-        if !want_cookie && (syn_full || pressure) {
-            self.counters.incr(Counter::TcpReqQFullDrop);
+        if !want_cookie && pressure {
             self.counters.incr(Counter::ListenDrops);
             self.drop_seg(now, src, dst, seg, DropReason::SynQueueFull);
             return;

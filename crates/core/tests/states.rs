@@ -806,3 +806,86 @@ fn zero_window_probe_backs_off_like_the_rto() {
     let o = p.out();
     assert_eq!(o[0].payload.len(), 100);
 }
+
+/// `n` SYNs from distinct ports; returns how many got a SYN-ACK.
+fn syn_burst(p: &mut Peer, n: u16) -> usize {
+    (0..n).filter(|k| syn(p, 20000 + k).is_some()).count()
+}
+
+#[test]
+fn seed_rule_one_syn_queue_limit_without_cookies() {
+    // min(backlog 8, somaxconn 128) = 8 < tcp_max_syn_backlog 2048: the SYN queue holds 16.
+    let mut cfg = Config::seed();
+    cfg.tcp_syncookies = 0;
+    let mut p = Peer::new(cfg);
+    let _l = listener(&mut p, 8);
+    assert_eq!(syn_burst(&mut p, 40), 16);
+    assert_eq!(p.st.table_sizes().requests, 16);
+    let c = p.st.counters();
+    assert_eq!(
+        (c.get(Counter::TcpReqQFullDrop), c.get(Counter::ListenDrops)),
+        (24, 24)
+    );
+}
+
+#[test]
+fn seed_rule_one_uses_max_syn_backlog_when_smaller() {
+    // tcp_max_syn_backlog 64 < min(backlog 128, somaxconn 128): the SYN queue holds 128,
+    // but rule 3 (no cookies: keep a quarter of 64 free) stops it at 49 (64 - 49 < 16).
+    let mut cfg = Config::seed();
+    cfg.tcp_syncookies = 0;
+    cfg.tcp_max_syn_backlog = 64;
+    let mut p = Peer::new(cfg);
+    let _l = listener(&mut p, 128);
+    assert_eq!(syn_burst(&mut p, 200), 49);
+    let c = p.st.counters();
+    assert_eq!(
+        c.get(Counter::TcpReqQFullDrop),
+        0,
+        "rule 3 drops are counted as ListenDrops only"
+    );
+    assert_eq!(c.get(Counter::ListenDrops), 151);
+    // With cookies on, rule 3 does not apply: the queue fills to 128, then cookies.
+    let mut cfg = Config::seed();
+    cfg.tcp_max_syn_backlog = 64;
+    let mut p = Peer::new(cfg);
+    let _l = listener(&mut p, 128);
+    assert_eq!(syn_burst(&mut p, 200), 200);
+    assert_eq!(p.st.table_sizes().requests, 128);
+    assert_eq!(p.st.counters().get(Counter::SyncookiesSent), 72);
+}
+
+#[test]
+fn seed_rule_two_accept_queue_full_and_young_requests() {
+    // Accept queue full (2 children for backlog 1) and more than one young request: SYN dropped.
+    let mut p = Peer::new(Config::seed());
+    let _l = listener(&mut p, 1);
+    for port in 0..2u16 {
+        let iss = syn(&mut p, 50000 + port).unwrap();
+        p.inject(ACK, 1, iss + 1, 257, &[], none());
+    }
+    // Accept queue full, no young request: SYNs still get SYN-ACKs (young becomes 1, 2).
+    assert!(syn(&mut p, 50010).is_some());
+    assert!(syn(&mut p, 50011).is_some());
+    // Two young requests now: the next SYN is dropped (ListenOverflows).
+    assert!(syn(&mut p, 50012).is_none());
+    assert_eq!(p.st.counters().get(Counter::ListenOverflows), 1);
+}
+
+#[test]
+fn linux_syn_queue_is_full_when_longer_than_the_backlog() {
+    let mut cfg = Config::linux();
+    cfg.tcp_syncookies = 0;
+    let mut p = Peer::new(cfg);
+    let _l = listener(&mut p, 8);
+    assert_eq!(
+        syn_burst(&mut p, 20),
+        9,
+        "qlen 0..=8 accepted, full when > 8"
+    );
+    let mut p = Peer::new(Config::linux());
+    let _l = listener(&mut p, 8);
+    assert_eq!(syn_burst(&mut p, 20), 20);
+    assert_eq!(p.st.table_sizes().requests, 9);
+    assert_eq!(p.st.counters().get(Counter::SyncookiesSent), 11);
+}
