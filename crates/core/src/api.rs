@@ -132,3 +132,107 @@ pub struct SocketInfo {
     /// Time until the socket's pending timer fires, if any.
     pub timer: Option<(crate::TimerKind, Duration)>,
 }
+
+/// Bits of `TcpInfo::options` (Linux's `TCPI_OPT_*`).
+pub mod tcpi_opt {
+    pub const TIMESTAMPS: u8 = 1;
+    pub const SACK: u8 = 2;
+    pub const WSCALE: u8 = 4;
+    pub const ECN: u8 = 8;
+    pub const ECN_SEEN: u8 = 16;
+    pub const SYN_DATA: u8 = 32;
+}
+
+/// getsockopt(TCP_INFO): Linux's `struct tcp_info` fields under their names (without the
+/// `tcpi_` prefix) and in their units (microseconds for rto/ato/rtt, milliseconds for the
+/// `last_*` ages, segments for cwnd/ssthresh/unacked), so that scripts and tools written
+/// for Linux read them unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Linux's state number (TCP_ESTABLISHED = 1 ... TCP_CLOSING = 11).
+    pub state: u8,
+    /// Congestion-avoidance state: 0 open, 1 disorder, 2 CWR, 3 recovery, 4 loss.
+    pub ca_state: u8,
+    pub retransmits: u8,
+    /// Unanswered zero-window or keepalive probes.
+    pub probes: u8,
+    pub backoff: u8,
+    /// `tcpi_opt` bits.
+    pub options: u8,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub rto: u32,
+    pub ato: u32,
+    pub snd_mss: u32,
+    pub rcv_mss: u32,
+    pub unacked: u32,
+    pub last_data_sent: u32,
+    pub last_data_recv: u32,
+    pub last_ack_recv: u32,
+    pub pmtu: u32,
+    pub rcv_ssthresh: u32,
+    pub rtt: u32,
+    pub rttvar: u32,
+    pub snd_ssthresh: u32,
+    pub snd_cwnd: u32,
+    pub advmss: u32,
+    pub reordering: u32,
+    pub rcv_space: u32,
+    pub total_retrans: u32,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_out: u32,
+    pub segs_in: u32,
+    pub notsent_bytes: u32,
+    pub data_segs_in: u32,
+    pub data_segs_out: u32,
+    pub delivered: u32,
+    pub bytes_sent: u64,
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
+}
+
+impl TcpInfo {
+    /// Every field as (`tcpi_` name, value), in `struct tcp_info` order.
+    pub fn fields(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("tcpi_state", self.state.into()),
+            ("tcpi_ca_state", self.ca_state.into()),
+            ("tcpi_retransmits", self.retransmits.into()),
+            ("tcpi_probes", self.probes.into()),
+            ("tcpi_backoff", self.backoff.into()),
+            ("tcpi_options", self.options.into()),
+            ("tcpi_snd_wscale", self.snd_wscale.into()),
+            ("tcpi_rcv_wscale", self.rcv_wscale.into()),
+            ("tcpi_rto", self.rto.into()),
+            ("tcpi_ato", self.ato.into()),
+            ("tcpi_snd_mss", self.snd_mss.into()),
+            ("tcpi_rcv_mss", self.rcv_mss.into()),
+            ("tcpi_unacked", self.unacked.into()),
+            ("tcpi_last_data_sent", self.last_data_sent.into()),
+            ("tcpi_last_data_recv", self.last_data_recv.into()),
+            ("tcpi_last_ack_recv", self.last_ack_recv.into()),
+            ("tcpi_pmtu", self.pmtu.into()),
+            ("tcpi_rcv_ssthresh", self.rcv_ssthresh.into()),
+            ("tcpi_rtt", self.rtt.into()),
+            ("tcpi_rttvar", self.rttvar.into()),
+            ("tcpi_snd_ssthresh", self.snd_ssthresh.into()),
+            ("tcpi_snd_cwnd", self.snd_cwnd.into()),
+            ("tcpi_advmss", self.advmss.into()),
+            ("tcpi_reordering", self.reordering.into()),
+            ("tcpi_rcv_space", self.rcv_space.into()),
+            ("tcpi_total_retrans", self.total_retrans.into()),
+            ("tcpi_bytes_acked", self.bytes_acked),
+            ("tcpi_bytes_received", self.bytes_received),
+            ("tcpi_segs_out", self.segs_out.into()),
+            ("tcpi_segs_in", self.segs_in.into()),
+            ("tcpi_notsent_bytes", self.notsent_bytes.into()),
+            ("tcpi_data_segs_in", self.data_segs_in.into()),
+            ("tcpi_data_segs_out", self.data_segs_out.into()),
+            ("tcpi_delivered", self.delivered.into()),
+            ("tcpi_bytes_sent", self.bytes_sent),
+            ("tcpi_snd_wnd", self.snd_wnd.into()),
+            ("tcpi_rcv_wnd", self.rcv_wnd.into()),
+        ]
+    }
+}

@@ -88,6 +88,56 @@ pub struct Config {
     pub mtu: u32,
     /// Seed of every random choice (ISN and cookie secrets, ports, timestamp offsets): synack.seed
     pub seed: u64,
+    /// Tunables of features synack does not model yet (loss recovery and congestion
+    /// control: issue 11; ECN; pacing). They are accepted and reported under their Linux
+    /// names so that sysctl files and packetdrill's defaults.conf load; `synack sysctl`
+    /// marks them "not acted on yet".
+    pub later: Later,
+}
+
+/// See [`Config::later`]: Linux's values, kept until the behaviour behind them exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Later {
+    pub tcp_frto: u8,
+    pub tcp_dsack: bool,
+    pub tcp_fack: bool,
+    pub tcp_reordering: u32,
+    pub tcp_congestion_control: String,
+    pub tcp_slow_start_after_idle: bool,
+    pub tcp_early_retrans: u8,
+    pub tcp_recovery: u8,
+    pub tcp_tso_win_divisor: u8,
+    pub tcp_ecn: u8,
+    pub tcp_ecn_option: u8,
+    pub tcp_pacing_ss_ratio: u32,
+    pub tcp_pacing_ca_ratio: u32,
+    pub tcp_notsent_lowat: u32,
+    pub tcp_rto_max_ms: u32,
+    pub tcp_fastopen_blackhole_timeout_sec: u32,
+}
+
+impl Default for Later {
+    /// Linux 6.x defaults.
+    fn default() -> Self {
+        Later {
+            tcp_frto: 2,
+            tcp_dsack: true,
+            tcp_fack: false,
+            tcp_reordering: 3,
+            tcp_congestion_control: "cubic".into(),
+            tcp_slow_start_after_idle: true,
+            tcp_early_retrans: 3,
+            tcp_recovery: 1,
+            tcp_tso_win_divisor: 3,
+            tcp_ecn: 2,
+            tcp_ecn_option: 2,
+            tcp_pacing_ss_ratio: 200,
+            tcp_pacing_ca_ratio: 120,
+            tcp_notsent_lowat: u32::MAX,
+            tcp_rto_max_ms: 120_000,
+            tcp_fastopen_blackhole_timeout_sec: 0,
+        }
+    }
 }
 
 impl Default for Config {
@@ -136,6 +186,7 @@ impl Config {
             max_sockets: 1024,
             mtu: 1500,
             seed: 0,
+            later: Later::default(),
         }
     }
 
@@ -341,6 +392,38 @@ macro_rules! setting {
             get: |$c: &Config| $get,
             set: |$m: &mut Config, $v: &str| {
                 $set;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A tunable of [`Later`]: an integer in a range.
+macro_rules! later {
+    ($name:literal, $field:ident, $lo:expr, $hi:expr, $doc:literal) => {
+        Setting {
+            name: $name,
+            expected: concat!(stringify!($lo), "..=", stringify!($hi)),
+            doc: concat!("not acted on yet: ", $doc),
+            get: |c: &Config| c.later.$field.to_string(),
+            set: |c: &mut Config, v: &str| {
+                c.later.$field = int(v, $lo as i64, $hi as i64)? as _;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// A tunable of [`Later`]: 0 or 1.
+macro_rules! later_bool {
+    ($name:literal, $field:ident, $doc:literal) => {
+        Setting {
+            name: $name,
+            expected: "0 or 1",
+            doc: concat!("not acted on yet: ", $doc),
+            get: |c: &Config| (c.later.$field as u8).to_string(),
+            set: |c: &mut Config, v: &str| {
+                c.later.$field = int(v, 0, 1)? == 1;
                 Ok(())
             },
         }
@@ -593,6 +676,111 @@ const SETTINGS: &[Setting] = &[
         "interface MTU (MSS = MTU - 40, or - 60 for IPv6)",
         |c| c.mtu.to_string(),
         |c, v| c.mtu = int(v, 68, 65535)? as u32
+    ),
+    later!(
+        "net.ipv4.tcp_frto",
+        tcp_frto,
+        0,
+        2,
+        "F-RTO spurious-timeout detection"
+    ),
+    later_bool!("net.ipv4.tcp_dsack", tcp_dsack, "send D-SACK"),
+    later_bool!(
+        "net.ipv4.tcp_fack",
+        tcp_fack,
+        "FACK (removed in Linux 4.15)"
+    ),
+    later!(
+        "net.ipv4.tcp_reordering",
+        tcp_reordering,
+        1,
+        300,
+        "duplicate-ACK threshold"
+    ),
+    setting!(
+        "net.ipv4.tcp_congestion_control",
+        "a module name (reno, cubic, bbr, ...)",
+        "not acted on yet (issue 11; synack runs NewReno): congestion control",
+        |c| c.later.tcp_congestion_control.clone(),
+        |c, v| {
+            let v = v.trim();
+            let ok = (1..=15).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err("a module name (reno, cubic, bbr, ...)".to_string());
+            }
+            c.later.tcp_congestion_control = v.to_string();
+        }
+    ),
+    later_bool!(
+        "net.ipv4.tcp_slow_start_after_idle",
+        tcp_slow_start_after_idle,
+        "restart the window after idle"
+    ),
+    later!(
+        "net.ipv4.tcp_early_retrans",
+        tcp_early_retrans,
+        0,
+        4,
+        "tail loss probes"
+    ),
+    later!(
+        "net.ipv4.tcp_recovery",
+        tcp_recovery,
+        0,
+        7,
+        "RACK loss detection bits"
+    ),
+    later!(
+        "net.ipv4.tcp_tso_win_divisor",
+        tcp_tso_win_divisor,
+        1,
+        255,
+        "TSO deferral"
+    ),
+    later!("net.ipv4.tcp_ecn", tcp_ecn, 0, 5, "ECN negotiation"),
+    later!(
+        "net.ipv4.tcp_ecn_option",
+        tcp_ecn_option,
+        0,
+        2,
+        "AccECN option"
+    ),
+    later!(
+        "net.ipv4.tcp_pacing_ss_ratio",
+        tcp_pacing_ss_ratio,
+        0,
+        1000,
+        "pacing in slow start (%)"
+    ),
+    later!(
+        "net.ipv4.tcp_pacing_ca_ratio",
+        tcp_pacing_ca_ratio,
+        0,
+        1000,
+        "pacing in congestion avoidance (%)"
+    ),
+    later!(
+        "net.ipv4.tcp_notsent_lowat",
+        tcp_notsent_lowat,
+        0,
+        u32::MAX as i64,
+        "unsent-bytes limit for POLLOUT"
+    ),
+    later!(
+        "net.ipv4.tcp_rto_max_ms",
+        tcp_rto_max_ms,
+        1000,
+        120000,
+        "largest RTO (ms)"
+    ),
+    later!(
+        "net.ipv4.tcp_fastopen_blackhole_timeout_sec",
+        tcp_fastopen_blackhole_timeout_sec,
+        0,
+        2147483647,
+        "Fast Open blackhole back-off"
     ),
     setting!(
         "synack.seed",

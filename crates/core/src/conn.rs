@@ -179,6 +179,25 @@ pub(crate) struct Conn {
     pub(crate) timer: Option<(TimerId, Instant)>,
     /// In the stack's transmit queue already.
     pub(crate) queued: bool,
+    /// What TCP_INFO reports beyond the protocol state.
+    stats: Stats,
+}
+
+/// Per-connection tallies for TCP_INFO (`tcpi_segs_out`, `tcpi_delivered`, ...).
+#[derive(Clone, Copy, Debug, Default)]
+struct Stats {
+    segs_in: u32,
+    segs_out: u32,
+    data_segs_in: u32,
+    data_segs_out: u32,
+    bytes_sent: u64,
+    bytes_received: u64,
+    bytes_acked: u64,
+    /// Segments the peer has acknowledged, the SYN included (as Linux's tp->delivered).
+    delivered: u32,
+    last_data_sent: Option<Instant>,
+    last_data_recv: Option<Instant>,
+    last_ack_recv: Option<Instant>,
 }
 
 fn ts_now(now: Instant, off: u32) -> u32 {
@@ -239,6 +258,7 @@ impl Conn {
         c.last_ack_sent = c.rcv_nxt;
         c.ts_recent = ts_recent;
         c.ts_recent_stamp = cx.now;
+        c.stats.delivered = 1; // the SYN-ACK, acknowledged by the ACK that made us
         c.snd_wnd = snd_wnd;
         c.max_window = snd_wnd;
         c.snd_wl1 = SeqNum(irs);
@@ -337,6 +357,7 @@ impl Conn {
             trim_deadline: None,
             timer: None,
             queued: false,
+            stats: Stats::default(),
         }
     }
 
@@ -409,6 +430,14 @@ impl Conn {
     /// Process a segment for this connection (Linux `tcp_rcv_state_process`).
     /// Returns what the stack must do next, and whether to answer `seg` with a RST.
     pub(crate) fn on_segment(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> (Next, bool) {
+        self.stats.segs_in += 1;
+        if !seg.payload.is_empty() {
+            self.stats.data_segs_in += 1;
+            self.stats.last_data_recv = Some(cx.now);
+        }
+        if seg.flags.ack() {
+            self.stats.last_ack_recv = Some(cx.now);
+        }
         if self.state == TcpState::SynSent {
             return self.on_segment_syn_sent(cx, seg);
         }
@@ -626,6 +655,7 @@ impl Conn {
             }
             self.rtt_probe = None;
             self.snd_una = ack;
+            self.stats.delivered += 1; // our SYN
             self.retransmits = 0;
             self.backoff = 0;
             self.retrans_stamp = None;
@@ -715,6 +745,9 @@ impl Conn {
         }
         let data_acked = (acked - fin_now_acked as u32).min(self.snd.len() as u32);
         self.snd.consume(data_acked as usize);
+        let newly = (ack - self.snd_una) as u32;
+        self.stats.bytes_acked += u64::from(data_acked);
+        self.stats.delivered += newly.div_ceil(u32::from(self.mss.max(1))).max(1);
         self.snd_una = ack;
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
@@ -872,6 +905,7 @@ impl Conn {
             Some(n) => {
                 let had_ooo = off == 0 && self.rcv.has_ooo();
                 self.rcv_nxt = self.rcv_nxt + n as u32;
+                self.stats.bytes_received += n as u64;
                 self.unacked_bytes += n as u32;
                 self.rcv_ssthresh =
                     (self.rcv_ssthresh + 2 * self.advmss as u32).min(self.rcv.capacity() as u32);
@@ -1666,6 +1700,12 @@ impl Conn {
         self.rcv_adv = self.rcv_nxt + win_bytes;
         let win = (win_bytes >> self.rcv_wscale()).min(65535) as u16;
         self.ack_sent();
+        self.stats.segs_out += 1;
+        if len > 0 {
+            self.stats.data_segs_out += 1;
+            self.stats.bytes_sent += u64::from(len);
+            self.stats.last_data_sent = Some(cx.now);
+        }
         OutSeg {
             seq: seq.0,
             ack: self.rcv_nxt.0,
@@ -1725,6 +1765,86 @@ impl Conn {
     }
 
     /// `ss`: Recv-Q and Send-Q.
+    /// TCP_INFO as Linux's `tcp_get_info()` fills it, for what this stack models.
+    pub(crate) fn tcp_info(&self, now: Instant, cfg: &Config) -> crate::TcpInfo {
+        use crate::api::tcpi_opt;
+        let mss = u32::from(self.mss.max(1));
+        let ago = |t: Option<Instant>| {
+            t.map(|t| now.saturating_duration_since(t).as_millis() as u32)
+                .unwrap_or(0)
+        };
+        let mut options = 0;
+        if self.neg.ts {
+            options |= tcpi_opt::TIMESTAMPS;
+        }
+        if self.neg.sack {
+            options |= tcpi_opt::SACK;
+        }
+        if self.neg.wscale.is_some() {
+            options |= tcpi_opt::WSCALE;
+        }
+        let flight = self.in_flight();
+        crate::TcpInfo {
+            state: self.state.linux_code(),
+            ca_state: if self.recover.is_some() {
+                3 // TCP_CA_Recovery
+            } else if self.retransmits > 0 {
+                4 // TCP_CA_Loss
+            } else if self.dupacks > 0 {
+                1 // TCP_CA_Disorder
+            } else {
+                0
+            },
+            retransmits: self.retransmits.min(255) as u8,
+            probes: self.probes_out.min(255) as u8,
+            backoff: self.backoff.min(255) as u8,
+            options,
+            snd_wscale: self.snd_wscale(),
+            rcv_wscale: self.rcv_wscale(),
+            rto: self.rto.as_micros() as u32,
+            ato: if self.state == TcpState::Established {
+                ATO.as_micros() as u32
+            } else {
+                0
+            },
+            snd_mss: mss,
+            rcv_mss: if self.rcv_mss == 0 {
+                u32::from(MSS_DEFAULT).min(mss)
+            } else {
+                self.rcv_mss
+            },
+            unacked: flight.div_ceil(mss),
+            last_data_sent: ago(self.stats.last_data_sent),
+            last_data_recv: ago(self.stats.last_data_recv),
+            last_ack_recv: ago(self.stats.last_ack_recv),
+            pmtu: cfg.mtu,
+            rcv_ssthresh: self.rcv_ssthresh,
+            rtt: self.srtt.map(|d| d.as_micros() as u32).unwrap_or(0),
+            rttvar: self.rttvar.as_micros() as u32,
+            snd_ssthresh: if self.ssthresh == u32::MAX {
+                0x7fff_ffff // TCP_INFINITE_SSTHRESH
+            } else {
+                self.ssthresh / mss
+            },
+            snd_cwnd: self.cwnd / mss,
+            advmss: u32::from(self.advmss),
+            reordering: 3,
+            rcv_space: self.rcv.capacity() as u32,
+            total_retrans: self.total_retrans,
+            bytes_acked: self.stats.bytes_acked,
+            bytes_received: self.stats.bytes_received,
+            segs_out: self.stats.segs_out,
+            segs_in: self.stats.segs_in,
+            notsent_bytes: self.unsent() as u32,
+            data_segs_in: self.stats.data_segs_in,
+            data_segs_out: self.stats.data_segs_out,
+            delivered: self.stats.delivered,
+            bytes_sent: self.stats.bytes_sent,
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: self.rcv_window_bytes(),
+        }
+    }
+
     pub(crate) fn queues(&self) -> (u32, u32) {
         (self.rcv.len() as u32, self.snd.len() as u32)
     }

@@ -23,8 +23,8 @@ pub mod time;
 pub mod timers;
 mod timewait;
 
-pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo};
-pub use config::{Config, ConfigError, Profile};
+pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo, TcpInfo};
+pub use config::{Config, ConfigError, Later, Profile};
 pub use counters::{Counter, Counters};
 pub use errno::Errno;
 pub use event::{DropReason, Event, EventKind, SegmentInfo, TimerKind};

@@ -2096,6 +2096,52 @@ impl Stack {
         })
     }
 
+    /// getsockopt(TCP_INFO). A listener or an unconnected socket reports its state only.
+    pub fn tcp_info(&self, now: Instant, fd: Fd) -> Result<crate::TcpInfo, Errno> {
+        let s = self.sock(fd)?;
+        match s.kind {
+            SockKind::Conn(i) => {
+                let c = self.conns.get(i).ok_or(Errno::EBADF)?;
+                Ok(c.tcp_info(now, &self.config))
+            }
+            _ => Ok(crate::TcpInfo {
+                state: self.state(fd)?.linux_code(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// TCP_INFO of the connection (or SYN-queue request) on this 4-tuple, whether or not
+    /// the application holds a descriptor for it (packetdrill inspects children before
+    /// accept()).
+    pub fn tcp_info_of(
+        &self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<crate::TcpInfo> {
+        match self.demux.get(&(local, remote))? {
+            Entry::Conn(i) => self.conns.get(*i).map(|c| c.tcp_info(now, &self.config)),
+            Entry::Req(_) => Some(crate::TcpInfo {
+                state: 12, // TCP_NEW_SYN_RECV
+                ..Default::default()
+            }),
+            Entry::Tw(i) => self.tws.get(*i).map(|t| crate::TcpInfo {
+                state: t.substate.linux_code(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// ioctl(SIOCINQ): bytes waiting to be read (EINVAL on a listener, as Linux).
+    pub fn inq(&self, fd: Fd) -> Result<usize, Errno> {
+        match self.sock(fd)?.kind {
+            SockKind::Listening(_) => Err(Errno::EINVAL),
+            SockKind::Fresh => Ok(0),
+            SockKind::Conn(i) => Ok(self.conns.get(i).map(|c| c.rcv.len()).unwrap_or(0)),
+        }
+    }
+
     /// Number of TIME_WAIT (and orphaned FIN_WAIT_2) records, requests, connections.
     pub fn table_sizes(&self) -> TableSizes {
         TableSizes {
