@@ -1,5 +1,7 @@
 //! `synack`: run the document's stories in the simulator and watch them.
 #![forbid(unsafe_code)]
+mod drill;
+
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,6 +35,8 @@ enum Cmd {
         #[arg(long)]
         host: bool,
     },
+    /// Run packetdrill scripts against our stack: `N passed, M failed`.
+    Drill(drill::DrillOpts),
     /// The scenario library.
     Scenario {
         #[command(subcommand)]
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             profile,
             host,
         } => sysctl(name.as_deref(), profile, host),
+        Cmd::Drill(o) => drill::drill(&o),
         Cmd::Scenario {
             cmd: ScenarioCmd::List,
         } => list(),

@@ -97,7 +97,7 @@ impl RecvBuf {
     }
     /// Room after RCV.NXT: what the receive window may offer.
     pub(crate) fn space(&self) -> usize {
-        self.cap - self.len
+        self.cap.saturating_sub(self.len)
     }
     pub(crate) fn has_ooo(&self) -> bool {
         !self.ooo.is_empty()
@@ -128,27 +128,40 @@ impl RecvBuf {
     }
 
     fn copy_out(&self, n: usize, out: &mut Vec<u8>) {
-        let first = n.min(self.cap - self.head);
+        let first = n.min(self.ring.len() - self.head);
         out.extend_from_slice(&self.ring[self.head..self.head + first]);
         out.extend_from_slice(&self.ring[..n - first]);
     }
 
     /// Store `data` at `off` bytes after RCV.NXT. Returns how many bytes became in-order
     /// (RCV.NXT advances by that much), or `None` if nothing could be stored.
+    ///
+    /// An in-order segment is taken whole while the queue is within its limit, even if
+    /// it overshoots it, as Linux's `tcp_data_queue()` does (the memory check is made
+    /// before the segment is added); the window then reads 0. The overshoot is at most
+    /// one segment, so memory stays bounded.
     pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Option<usize> {
         let space = self.space();
-        if off >= space || data.is_empty() {
+        let whole = off == 0 && self.len <= self.cap && self.ooo.is_empty();
+        if (off >= space && !whole) || data.is_empty() {
             return None;
         }
-        let n = data.len().min(space - off);
+        let n = if whole {
+            data.len()
+        } else {
+            data.len().min(space - off)
+        };
         if off > 0 && !self.can_add_range(off, off + n) {
             return None;
         }
         if self.ring.is_empty() {
-            self.ring = vec![0u8; self.cap];
+            self.ring = vec![0u8; self.cap.max(n)];
+        } else if self.len + n > self.ring.len() {
+            self.relayout(self.len + n);
         }
-        let start = (self.head + self.len + off) % self.cap;
-        let first = n.min(self.cap - start);
+        let size = self.ring.len();
+        let start = (self.head + self.len + off) % size;
+        let first = n.min(size - start);
         self.ring[start..start + first].copy_from_slice(&data[..first]);
         self.ring[..n - first].copy_from_slice(&data[first..n]);
         if off > 0 {
@@ -197,13 +210,28 @@ impl RecvBuf {
         self.ooo = out;
     }
 
+    /// Move the in-order bytes to the front of a ring of `size` bytes (no
+    /// out-of-order data is held when this is called).
+    fn relayout(&mut self, size: usize) {
+        let mut tmp = Vec::with_capacity(self.len);
+        self.copy_out(self.len, &mut tmp);
+        let mut ring = vec![0u8; size.max(self.cap)];
+        ring[..tmp.len()].copy_from_slice(&tmp);
+        self.ring = ring;
+        self.head = 0;
+    }
+
     /// Read up to `buf.len()` in-order bytes.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.len);
-        let first = n.min(self.cap - self.head);
+        if n == 0 {
+            return 0;
+        }
+        let size = self.ring.len();
+        let first = n.min(size - self.head);
         buf[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
         buf[first..n].copy_from_slice(&self.ring[..n - first]);
-        self.head = (self.head + n) % self.cap.max(1);
+        self.head = (self.head + n) % size.max(1);
         self.len -= n;
         if self.len == 0 && self.ooo.is_empty() {
             self.head = 0;
@@ -260,11 +288,17 @@ mod tests {
         let mut out = [0u8; 4];
         r.read(&mut out);
         assert_eq!(r.space(), 6);
-        assert_eq!(r.insert(0, b"ghijklmnop"), Some(6));
-        let mut out = [0u8; 8];
-        assert_eq!(r.read(&mut out), 8);
-        assert_eq!(&out, b"efghijkl");
+        // Within its limit, the queue takes an in-order segment whole (Linux).
+        assert_eq!(r.insert(0, b"ghijklmnop"), Some(10));
+        assert_eq!(r.space(), 0);
+        assert_eq!(r.insert(0, b"q"), None, "over the limit: nothing more");
+        let mut out = [0u8; 12];
+        assert_eq!(r.read(&mut out), 12);
+        assert_eq!(&out, b"efghijklmnop");
         assert_eq!(r.insert(8, b"x"), None);
+        // Out-of-order data is bounded by the limit.
+        assert_eq!(r.insert(2, b"abcdefghij"), Some(0));
+        assert_eq!(r.ooo_ranges(), &[(2, 8)]);
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub struct Later {
     pub tcp_early_retrans: u8,
     pub tcp_recovery: u8,
     pub tcp_tso_win_divisor: u8,
+    pub tcp_min_tso_segs: u8,
     pub tcp_ecn: u8,
     pub tcp_ecn_option: u8,
     pub tcp_pacing_ss_ratio: u32,
@@ -129,6 +130,7 @@ impl Default for Later {
             tcp_early_retrans: 3,
             tcp_recovery: 1,
             tcp_tso_win_divisor: 3,
+            tcp_min_tso_segs: 2,
             tcp_ecn: 2,
             tcp_ecn_option: 2,
             tcp_pacing_ss_ratio: 200,
@@ -738,6 +740,13 @@ const SETTINGS: &[Setting] = &[
         1,
         255,
         "TSO deferral"
+    ),
+    later!(
+        "net.ipv4.tcp_min_tso_segs",
+        tcp_min_tso_segs,
+        1,
+        255,
+        "smallest TSO burst"
     ),
     later!("net.ipv4.tcp_ecn", tcp_ecn, 0, 5, "ECN negotiation"),
     later!(

@@ -621,7 +621,7 @@ impl Conn {
         self.neg.ts = self.neg.ts && o.timestamps.is_some();
         self.neg.sack = self.neg.sack && o.sack_permitted;
         self.neg.wscale = match (cx.cfg.tcp_window_scaling, o.window_scale) {
-            (true, Some(theirs)) => Some((theirs.min(14), our_wscale(cx.cfg))),
+            (true, Some(theirs)) => Some((theirs.min(14), our_wscale(cx.cfg, &self.opts))),
             _ => None,
         };
         if let Some(ts) = o.timestamps {
@@ -940,6 +940,11 @@ impl Conn {
         self.ooo_fin = None;
         self.rcv_fin = true;
         self.rcv_nxt = self.rcv_nxt + 1;
+        if self.rcv.space() == 0 {
+            // The queue is over its memory: Linux still takes the FIN (it costs nothing)
+            // but acknowledges at once (ICSK_ACK_NOMEM | ICSK_ACK_NOW in tcp_data_queue).
+            self.ack_now = true;
+        }
         match self.state {
             TcpState::SynRecv | TcpState::Established => {
                 self.set_state(cx, TcpState::CloseWait);
@@ -1534,7 +1539,7 @@ impl Conn {
             let wscale_ok =
                 cx.cfg.tcp_window_scaling && (!simultaneous || self.neg.wscale.is_some());
             if wscale_ok {
-                options.window_scale = Some(our_wscale(cx.cfg));
+                options.window_scale = Some(our_wscale(cx.cfg, &self.opts));
             }
             self.snd_nxt = self.iss + 1;
             self.snd_max = self.snd_max.max(self.snd_nxt);
@@ -1873,8 +1878,14 @@ pub(crate) fn advmss(cfg: &Config, local: SocketAddr, user: Option<u16>) -> u16 
 
 /// Window-scale shift from the largest receive buffer we could have
 /// (`tcp_select_initial_window`: max(tcp_rmem[2], rmem_max), ilog2 − 15).
-pub(crate) fn our_wscale(cfg: &Config) -> u8 {
-    let space = cfg.tcp_rmem[2].max(cfg.rmem_max).max(1);
+pub(crate) fn our_wscale(cfg: &Config, opts: &SockOpts) -> u8 {
+    let mut space = cfg.tcp_rmem[2].max(cfg.rmem_max).max(1);
+    if let Some(locked) = opts.rcvbuf {
+        // SO_RCVBUF locks the buffer: the window clamp is its window share (half, as
+        // Linux's default scaling_ratio), and the scale is chosen for that
+        // (tcp_openreq_init_rwin, tcp_select_initial_window).
+        space = space.min((locked / 2).max(1));
+    }
     (space.ilog2().saturating_sub(15)).min(14) as u8
 }
 

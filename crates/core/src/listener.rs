@@ -72,6 +72,8 @@ pub(crate) struct Request {
     pub(crate) neg: Negotiated,
     /// Our window in the SYN-ACK, bytes.
     pub(crate) rcv_wnd: u32,
+    /// Our MSS option (the listener's TCP_MAXSEG applies).
+    pub(crate) advmss: u16,
     /// Timeouts so far (`req->num_timeout`).
     pub(crate) num_timeout: u8,
     /// SYN-ACKs sent again for any reason (`req->num_retrans`).

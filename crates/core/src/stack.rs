@@ -470,7 +470,7 @@ impl Stack {
         let neg = Negotiated {
             peer_mss: o.mss.unwrap_or(conn::MSS_DEFAULT).max(64),
             wscale: match (cfg.tcp_window_scaling, o.window_scale) {
-                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg))),
+                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg, &opts))),
                 _ => None,
             },
             sack: cfg.tcp_sack && o.sack_permitted,
@@ -498,6 +498,7 @@ impl Stack {
             ts_off,
             neg,
             rcv_wnd,
+            advmss,
             num_timeout: 0,
             num_retrans: 0,
             acked: false,
@@ -546,9 +547,10 @@ impl Stack {
             None
         };
         let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
+        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         // Without timestamps there is nowhere to keep window scale or SACK: not offered.
         let (wscale, sack) = if ts_ok {
-            (peer_wscale.map(|_| conn::our_wscale(cfg)), sack)
+            (peer_wscale.map(|_| conn::our_wscale(cfg, &opts)), sack)
         } else {
             (None, false)
         };
@@ -557,7 +559,6 @@ impl Stack {
                 .wrapping_add(ts_off),
             ecr: o.timestamps.map(|t| t.val).unwrap_or(0),
         });
-        let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         let advmss = conn::advmss(cfg, dst, opts.maxseg);
         let mss_w = if ts_ok {
             advmss.saturating_sub(conn::TS_LEN)
@@ -637,7 +638,7 @@ impl Stack {
             peer_mss: SynCookies::mss_of(idx, v6),
             wscale: wscale
                 .filter(|_| cfg.tcp_window_scaling)
-                .map(|w| (w, conn::our_wscale(cfg))),
+                .map(|w| (w, conn::our_wscale(cfg, &opts))),
             sack,
             ts,
         };
@@ -1227,9 +1228,8 @@ impl Stack {
                     if req.first_synack.is_none() {
                         req.first_synack = Some(now);
                     }
-                    let cfg = &self.config;
                     let options = TcpOptions {
-                        mss: Some(conn::advmss(cfg, req.local, None)),
+                        mss: Some(req.advmss),
                         window_scale: req.neg.wscale.map(|w| w.1),
                         sack_permitted: req.neg.sack,
                         timestamps: req.neg.ts.then(|| Timestamps {

@@ -1,0 +1,178 @@
+//! `synack drill`: packetdrill scripts run against synack's stack.
+//!
+//! Linux's TCP is pinned down by packetdrill scripts, each checked on a real kernel.
+//! This crate runs such a script against one [`synack_core::Stack`] on a virtual clock:
+//! `<` lines inject segments from the remote peer, `>` lines expect our stack to send a
+//! matching segment in the time window, system-call lines call our socket API and check
+//! the result and errno, backquoted commands set our tunables, and `%{ }%` blocks assert on
+//! our TCP_INFO with python3. The language and its conventions are those of
+//! `../shared/packetdrill/README.md`; see [`script`] for the grammar and [`runner`] for
+//! the semantics.
+//!
+//! ```no_run
+//! use synack_drill::{run_file, Options};
+//! let report = run_file("seed/time_wait.pkt".as_ref(), &Options::default());
+//! println!("{}", report.outcome);
+//! ```
+#![forbid(unsafe_code)]
+
+mod packet;
+mod python;
+mod runner;
+pub mod script;
+mod shell;
+mod syscall;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use synack_core::Profile;
+
+/// How to run scripts.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Behaviour profile of the stack (a script's own `--profile=` flag wins).
+    pub profile: Profile,
+    /// Keep a timeline of everything the runner did (in [`Report::log`]).
+    pub verbose: bool,
+    /// `-D NAME=VALUE` defines, on top of `TFO_COOKIE` for the script's address family.
+    pub defines: Vec<(String, String)>,
+}
+
+/// A script's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// Why, with the script path and line.
+    Fail(String),
+    /// The script is for an address family this run does not cover.
+    Skip(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Pass => f.write_str("pass"),
+            Outcome::Fail(m) => write!(f, "FAIL: {m}"),
+            Outcome::Skip(m) => write!(f, "skipped: {m}"),
+        }
+    }
+}
+
+/// The result of one script.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub path: PathBuf,
+    pub outcome: Outcome,
+    /// The timeline, when [`Options::verbose`].
+    pub log: Vec<String>,
+}
+
+/// The cookie Linux computes with the default Fast Open key for the default addresses
+/// (README of the conformance suite).
+const TFO_COOKIE_V4: &str = "3021b9d889017eeb";
+const TFO_COOKIE_V6: &str = "c1d1e9742a47a9bc";
+
+/// Which address family a script is for: its `--ip_version` flag, or its name.
+fn wants_ipv6(text: &str, path: &Path) -> Result<bool, String> {
+    for line in text.lines() {
+        if let Some(v) = line.trim().strip_prefix("--ip_version=") {
+            return match v.trim() {
+                "ipv4" => Ok(false),
+                "ipv6" => Ok(true),
+                other => Err(format!("--ip_version={other}")),
+            };
+        }
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    Ok(stem.ends_with("-ipv6") || stem.ends_with("_ipv6"))
+}
+
+/// Run one script.
+pub fn run_file(path: &Path, opts: &Options) -> Report {
+    let mut log = Vec::new();
+    let outcome = match std::fs::read_to_string(path) {
+        Err(e) => Outcome::Fail(format!("{}: {e}", path.display())),
+        Ok(text) => run_text(path, &text, opts, &mut log),
+    };
+    Report {
+        path: path.to_path_buf(),
+        outcome,
+        log,
+    }
+}
+
+/// Run a script given as text (`path` names it in messages and anchors `defaults.sh`).
+pub fn run_text(path: &Path, text: &str, opts: &Options, log: &mut Vec<String>) -> Outcome {
+    let v6 = match wants_ipv6(text, path) {
+        Ok(v) => v,
+        Err(family) => return Outcome::Skip(format!("for another address family ({family})")),
+    };
+    let mut defines = vec![(
+        "TFO_COOKIE".to_string(),
+        if v6 { TFO_COOKIE_V6 } else { TFO_COOKIE_V4 }.to_string(),
+    )];
+    defines.extend(opts.defines.iter().cloned());
+    let script = match script::Script::parse(text, &defines) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Fail(format!("{}:{}: {}", path.display(), e.line, e.message)),
+    };
+    let mut r = match runner::Runner::new(path, &script, opts.profile, opts.verbose, v6) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Fail(format!("{}: {e}", path.display())),
+    };
+    let result = r.run(&script);
+    log.append(&mut r.log);
+    match result {
+        Ok(()) => Outcome::Pass,
+        Err(m) => Outcome::Fail(m),
+    }
+}
+
+/// The scripts named by `paths`: files as given, folders searched recursively for
+/// `*.pkt`, each list sorted. Each script comes with its name relative to the folder it
+/// was found in (for ratchet lists), or as given for a file.
+pub fn find_scripts(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| format!("{}: {e}", p.display()))?;
+            found.sort();
+            for f in found {
+                let name = f
+                    .strip_prefix(p)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((f, name));
+            }
+        } else if p.is_file() {
+            out.push((p.clone(), p.to_string_lossy().into_owned()));
+        } else {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "pkt") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// A ratchet list: names of scripts that passed once and must keep passing. One name
+/// per line, `#` comments.
+pub fn read_ratchet(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
