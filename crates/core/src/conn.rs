@@ -506,9 +506,10 @@ impl Conn {
         }
 
         self.last_rcv = cx.now;
-        self.update_ts_recent(cx, seg);
 
-        // ACK processing.
+        // ACK processing. TS.Recent is taken only from a segment whose ACK is valid
+        // (tcp_ack's FLAG_UPDATE_TS_RECENT comes after its unsent/too-old checks): a
+        // segment acknowledging unsent data is dropped and must not move it.
         let ack = SeqNum(seg.ack);
         if ack > self.snd_max {
             // Acknowledges what we never sent.
@@ -539,6 +540,7 @@ impl Conn {
             self.drop_event(cx, seg, crate::DropReason::AckTooOld);
             return (Next::Keep, false);
         }
+        self.update_ts_recent(cx, seg);
         self.on_ack(cx, seg, seq, ack);
 
         let mut next = Next::Keep;
