@@ -166,6 +166,9 @@ pub(crate) struct Conn {
 
     // Zero-window probes and keepalive.
     pub(crate) probes_out: u32,
+    /// When the first zero-window probe of this series went out (`icsk_probes_tstamp`):
+    /// TCP_USER_TIMEOUT counts from it.
+    probes_stamp: Option<Instant>,
     probe_deadline: Option<Instant>,
     probe_now: bool,
     ka_deadline: Option<Instant>,
@@ -349,6 +352,7 @@ impl Conn {
             unacked_bytes: 0,
             saw_data: false,
             probes_out: 0,
+            probes_stamp: None,
             probe_deadline: None,
             probe_now: false,
             ka_deadline: None,
@@ -716,6 +720,8 @@ impl Conn {
         if self.snd_wnd > 0 {
             self.probes_out_reset_if_window();
         }
+        // Every ACK resets the probe count (a peer that answers is probed forever, RFC
+        // 1122 4.2.2.17), but not TCP_USER_TIMEOUT's clock: only an open window does.
         self.probes_out = 0;
 
         if ack <= self.snd_una {
@@ -803,6 +809,7 @@ impl Conn {
     }
 
     fn probes_out_reset_if_window(&mut self) {
+        self.probes_stamp = None;
         if self.probe_deadline.is_some() {
             self.probe_deadline = None;
             self.backoff = 0;
@@ -1335,15 +1342,48 @@ impl Conn {
             self.backoff += 1;
             self.rto = (self.rto * 2).min(RTO_MAX);
         }
-        self.rtx_deadline = Some(cx.now + self.rto);
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
         Next::Keep
+    }
+
+    /// `tcp_clamp_rto_to_user_timeout()`: never wait past TCP_USER_TIMEOUT (counted from
+    /// the first transmission of the head segment); once it has passed, fire at once.
+    fn clamp_to_user_timeout(&self, now: Instant, rto: Duration) -> Duration {
+        let (Some(start), ut) = (self.retrans_stamp, self.opts.user_timeout) else {
+            return rto;
+        };
+        if ut == 0 {
+            return rto;
+        }
+        let left =
+            Duration::from_millis(ut.into()).saturating_sub(now.saturating_duration_since(start));
+        if left.is_zero() {
+            Duration::from_millis(1)
+        } else {
+            rto.min(left)
+        }
     }
 
     /// `tcp_probe_timer()`: the peer's window is zero and we have something to send.
     fn probe_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
         if self.snd_wnd > 0 || self.snd_nxt != self.snd_una || !self.has_unsent() {
             self.probes_out = 0;
+            self.probes_stamp = None;
             return Next::Keep;
+        }
+        // TCP_USER_TIMEOUT counts from the first probe of the series.
+        match self.probes_stamp {
+            None => self.probes_stamp = Some(cx.now),
+            Some(t)
+                if self.opts.user_timeout > 0
+                    && cx.now.saturating_duration_since(t)
+                        >= Duration::from_millis(self.opts.user_timeout.into()) =>
+            {
+                cx.incr(Counter::TcpAbortOnTimeout);
+                self.kill(cx, Some(Errno::ETIMEDOUT));
+                return Next::Closed;
+            }
+            Some(_) => {}
         }
         // `tcp_probe_timer()`: an orphan whose backed-off probe interval reached RTO_MAX
         // is no longer "alive" and gets tcp_orphan_retries as is (0 really means 0 then).
@@ -1362,8 +1402,22 @@ impl Conn {
         self.backoff += 1;
         self.probe_now = true;
         cx.incr(Counter::TcpWinProbe);
-        self.probe_deadline = Some(cx.now + self.probe_interval());
+        self.probe_deadline = Some(cx.now + self.probe_when(cx.now));
         Next::Keep
+    }
+
+    /// The next probe's delay, clamped to what is left of TCP_USER_TIMEOUT
+    /// (`tcp_clamp_probe0_to_user_timeout`, at least TCP_TIMEOUT_MIN).
+    fn probe_when(&self, now: Instant) -> Duration {
+        let when = self.probe_interval();
+        match (self.probes_stamp, self.opts.user_timeout) {
+            (Some(t), ut) if ut > 0 => {
+                let left = Duration::from_millis(ut.into())
+                    .saturating_sub(now.saturating_duration_since(t));
+                when.min(left.max(Duration::from_millis(2)))
+            }
+            _ => when,
+        }
     }
 
     fn probe_interval(&self) -> Duration {
@@ -1390,9 +1444,15 @@ impl Conn {
             self.ka_deadline = Some(self.last_rcv + idle);
             return Next::Keep;
         }
-        let user_timeout = Duration::from_millis(self.opts.user_timeout.into());
-        let too_long = self.opts.user_timeout > 0 && elapsed >= user_timeout && self.probes_out > 0;
-        if too_long || self.probes_out >= self.opts.keepcnt(cx.cfg) {
+        // tcp_keepalive_timer: with TCP_USER_TIMEOUT, time decides and TCP_KEEPCNT is
+        // ignored; without it, the probe count does.
+        let dead = if self.opts.user_timeout > 0 {
+            let user_timeout = Duration::from_millis(self.opts.user_timeout.into());
+            elapsed >= user_timeout && self.probes_out > 0
+        } else {
+            self.probes_out >= self.opts.keepcnt(cx.cfg)
+        };
+        if dead {
             cx.incr(Counter::TcpAbortOnTimeout);
             self.abort(cx, Some(Errno::ETIMEDOUT));
             return Next::Closed;

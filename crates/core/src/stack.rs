@@ -2142,6 +2142,12 @@ impl Stack {
         }
     }
 
+    /// Work the timer wheel has done so far (slots visited, entries cascaded, timers
+    /// fired): tests and benchmarks count cost with it instead of timing it.
+    pub fn timer_stats(&self) -> crate::timers::WheelStats {
+        self.timers.stats()
+    }
+
     /// Number of TIME_WAIT (and orphaned FIN_WAIT_2) records, requests, connections.
     pub fn table_sizes(&self) -> TableSizes {
         TableSizes {

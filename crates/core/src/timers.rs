@@ -90,6 +90,10 @@ pub struct WheelStats {
     pub entries_cascaded: u64,
     /// Entries returned by `pop_expired`.
     pub entries_popped: u64,
+    /// Timers armed (`insert`).
+    pub inserts: u64,
+    /// Timers disarmed (`cancel` of a live id).
+    pub cancels: u64,
 }
 
 /// Where a slab entry currently is.
@@ -212,6 +216,7 @@ impl<T> Timers<T> {
             index
         };
         self.len += 1;
+        self.stats.inserts += 1;
         self.place(index);
         TimerId {
             index,
@@ -223,6 +228,7 @@ impl<T> Timers<T> {
     /// a slot.
     pub fn cancel(&mut self, id: TimerId) -> Option<T> {
         let loc = self.live(id)?.loc;
+        self.stats.cancels += 1;
         let index = id.index;
         let e = &mut self.slab[index as usize];
         let value = e.value.take();
