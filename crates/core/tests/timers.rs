@@ -337,6 +337,8 @@ fn delta(a: WheelStats, b: WheelStats) -> WheelStats {
         slots_visited: b.slots_visited - a.slots_visited,
         entries_cascaded: b.entries_cascaded - a.entries_cascaded,
         entries_popped: b.entries_popped - a.entries_popped,
+        inserts: b.inserts - a.inserts,
+        cancels: b.cancels - a.cancels,
     }
 }
 
