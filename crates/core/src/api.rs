@@ -75,6 +75,12 @@ pub enum SockOpt {
     KeepCnt(u32),
     /// SO_ERROR (get only): the pending error, cleared by reading it.
     Error(Option<crate::Errno>),
+    /// TCP_FASTOPEN on a listener (or before listen()): how many Fast Open children may
+    /// wait in SYN_RECV (0 = Fast Open off for this listener).
+    FastOpen(u32),
+    /// TCP_FASTOPEN_KEY: the listener's own key, `len` bytes of `key` (16: a primary key;
+    /// 32: primary then backup). Any other length is EINVAL, as in Linux.
+    FastOpenKey { key: [u8; 32], len: u8 },
 }
 
 /// The name of an option, for getsockopt.
@@ -95,6 +101,8 @@ pub enum SockOptName {
     KeepIntvl,
     KeepCnt,
     Error,
+    FastOpen,
+    FastOpenKey,
 }
 
 impl SockOpt {
@@ -114,6 +122,8 @@ impl SockOpt {
             SockOpt::KeepIntvl(_) => SockOptName::KeepIntvl,
             SockOpt::KeepCnt(_) => SockOptName::KeepCnt,
             SockOpt::Error(_) => SockOptName::Error,
+            SockOpt::FastOpen(_) => SockOptName::FastOpen,
+            SockOpt::FastOpenKey { .. } => SockOptName::FastOpenKey,
         }
     }
 }

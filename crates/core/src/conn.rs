@@ -184,6 +184,14 @@ pub(crate) struct Conn {
     pub(crate) queued: bool,
     /// What TCP_INFO reports beyond the protocol state.
     stats: Stats,
+    /// A passive Fast Open child still counted in its listener's Fast Open queue
+    /// (cleared when it leaves SYN_RECV).
+    pub(crate) fastopen_listener: Option<u32>,
+    /// Created by a Fast Open SYN: SYN-ACK retries are tcp_synack_retries + 1 and data
+    /// may be sent before the handshake completes.
+    pub(crate) passive_fastopen: bool,
+    /// Data in the SYN was acknowledged (TCPI_OPT_SYN_DATA).
+    pub(crate) syn_data_acked: bool,
 }
 
 /// Per-connection tallies for TCP_INFO (`tcpi_segs_out`, `tcpi_delivered`, ...).
@@ -277,6 +285,53 @@ impl Conn {
         c
     }
 
+    /// Passive Fast Open (`tcp_fastopen_create_child`): a child made by the SYN itself. It
+    /// is in SYN_RECV with its SYN-ACK still to send; the SYN's data is queued for the
+    /// application already, so the SYN-ACK acknowledges it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fastopen_child(
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opts: SockOpts,
+        iss: u32,
+        irs: u32,
+        ts_off: u32,
+        ts_recent: u32,
+        neg: Negotiated,
+        snd_wnd: u32,
+        data: &[u8],
+    ) -> Conn {
+        let mut c = Conn::blank(cx, local, remote, None, opts, SeqNum(iss), ts_off);
+        c.neg = neg;
+        c.irs = SeqNum(irs);
+        c.rcv_nxt = SeqNum(irs) + 1;
+        c.ts_recent = ts_recent;
+        c.ts_recent_stamp = cx.now;
+        c.snd_wnd = snd_wnd;
+        c.max_window = snd_wnd;
+        c.snd_wl1 = SeqNum(irs);
+        c.snd_wl2 = SeqNum(iss);
+        c.set_mss(cx.cfg);
+        c.init_cwnd();
+        let rcv_wnd = initial_rcv_window(c.rcv.capacity(), c.mss_for_window());
+        c.rcv_ssthresh = rcv_wnd;
+        if !data.is_empty() {
+            if let Some(n) = c.rcv.insert(0, data) {
+                c.rcv_nxt = c.rcv_nxt + n as u32;
+                c.stats.bytes_received += n as u64;
+                c.syn_data_acked = n > 0;
+            }
+        }
+        c.rcv_adv = c.rcv_nxt + rcv_wnd;
+        c.last_ack_sent = c.rcv_nxt;
+        c.last_rcv = cx.now;
+        c.passive_fastopen = true;
+        c.syn_pending = true;
+        c.set_state(cx, TcpState::SynRecv);
+        c
+    }
+
     fn blank(
         cx: &mut Ctx<'_>,
         local: SocketAddr,
@@ -362,6 +417,9 @@ impl Conn {
             timer: None,
             queued: false,
             stats: Stats::default(),
+            fastopen_listener: None,
+            passive_fastopen: false,
+            syn_data_acked: false,
         }
     }
 
@@ -531,12 +589,17 @@ impl Conn {
                 self.drop_event(cx, seg, crate::DropReason::AckUnsent);
                 return (Next::Keep, true);
             }
-            // Simultaneous open completes.
+            // Simultaneous open (or a passive Fast Open handshake) completes.
             self.snd_wnd = (seg.window as u32) << self.snd_wscale();
             self.snd_wl1 = seq;
             self.snd_wl2 = ack;
             self.set_state(cx, TcpState::Established);
             self.arm_keepalive(cx);
+            if self.passive_fastopen && seg.flags.fin() {
+                // Linux acknowledges at once a FIN that completes a Fast Open child's
+                // handshake (google/tcp/fastopen/server/fin-close-socket).
+                self.ack_now = true;
+            }
         }
         let too_old = ack < self.snd_una - self.max_window.max(1);
         if too_old {
@@ -1264,7 +1327,10 @@ impl Conn {
     /// `tcp_write_timeout()`: has this connection retried long enough?
     fn write_timed_out(&self, cx: &Ctx<'_>) -> bool {
         let syn = matches!(self.state, TcpState::SynSent | TcpState::SynRecv);
-        let (retries, base) = if syn {
+        let (retries, base) = if syn && self.passive_fastopen {
+            // tcp_fastopen_synack_timer: one more try than a request gets.
+            (cx.cfg.tcp_synack_retries as u32 + 1, RTO_INIT)
+        } else if syn {
             (self.opts.syn_retries(cx.cfg), RTO_INIT)
         } else if self.orphan {
             (cx.cfg.orphan_retries(), RTO_MIN)
@@ -1475,24 +1541,38 @@ impl Conn {
     }
 
     fn send_window_left(&self) -> u32 {
-        let wnd_end = self.snd_una + self.snd_wnd;
+        // The peer's window starts after our SYN: a Fast Open child sending before its
+        // SYN-ACK is acknowledged has the whole window for data, as Linux's child (whose
+        // snd_una starts at ISN + 1) does.
+        let wnd_end = self.snd_una + self.syn_in_flight() as u32 + self.snd_wnd;
         (wnd_end - self.snd_nxt).max(0) as u32
     }
 
     fn cwnd_left(&self) -> u32 {
-        self.cwnd.saturating_sub(self.in_flight())
+        // An unacknowledged SYN-ACK of a Fast Open child is not in Linux's packets_out
+        // (the request sent it): it does not use the window.
+        self.cwnd
+            .saturating_sub(self.in_flight() - self.syn_in_flight() as u32)
     }
 
     /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
     fn sendable(&self) -> Option<(u32, bool)> {
-        if !matches!(
-            self.state,
-            TcpState::Established
-                | TcpState::CloseWait
-                | TcpState::FinWait1
-                | TcpState::LastAck
-                | TcpState::Closing
-        ) {
+        // A passive Fast Open child may send once its SYN-ACK is out (Linux lets
+        // tcp_sendmsg through in SYN_RECV for it).
+        let fastopen_early = self.state == TcpState::SynRecv
+            && self.passive_fastopen
+            && !self.syn_pending
+            && self.snd_nxt > self.iss;
+        if !fastopen_early
+            && !matches!(
+                self.state,
+                TcpState::Established
+                    | TcpState::CloseWait
+                    | TcpState::FinWait1
+                    | TcpState::LastAck
+                    | TcpState::Closing
+            )
+        {
             return None;
         }
         let unsent = self.unsent() as u32;
@@ -1659,7 +1739,9 @@ impl Conn {
         self.rtx_head = false;
 
         if let Some((len, fin)) = self.sendable() {
-            let off = (self.snd_nxt - self.snd_una) as usize;
+            // Buffer offset of SND.NXT: a SYN still unacknowledged (a Fast Open child
+            // sending before the handshake ends) takes sequence space, not buffer.
+            let off = (self.snd_nxt - self.snd_una) as usize - self.syn_in_flight() as usize;
             self.snd.copy_range(off, len as usize, payload);
             let retransmission = self.snd_nxt < self.snd_max;
             if fin {
@@ -1849,6 +1931,9 @@ impl Conn {
         }
         if self.neg.wscale.is_some() {
             options |= tcpi_opt::WSCALE;
+        }
+        if self.syn_data_acked {
+            options |= tcpi_opt::SYN_DATA;
         }
         let flight = self.in_flight();
         crate::TcpInfo {

@@ -88,6 +88,7 @@ counters! {
     TcpFastOpenPassiveFail => "TcpExtTCPFastOpenPassiveFail",
     TcpFastOpenListenOverflow => "TcpExtTCPFastOpenListenOverflow",
     TcpFastOpenCookieReqd => "TcpExtTCPFastOpenCookieReqd",
+    TcpFastOpenPassiveAltKey => "TcpExtTCPFastOpenPassiveAltKey",
     TcpAckSkippedSeq => "TcpExtTCPACKSkippedSeq",
     TcpBacklogDrop => "TcpExtTCPBacklogDrop",
     TcpZeroWindowDrop => "TcpExtTCPZeroWindowDrop",

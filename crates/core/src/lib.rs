@@ -12,6 +12,7 @@ pub mod counters;
 mod ctx;
 pub mod errno;
 pub mod event;
+mod fastopen;
 mod listener;
 mod opts;
 mod secrets;

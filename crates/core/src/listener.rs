@@ -23,6 +23,19 @@ pub(crate) struct Listener {
     /// When a SYN cookie was last sent (`tcp_synq_overflow`): cookie ACKs are checked only
     /// within two minutes of it.
     pub(crate) last_overflow: Option<Instant>,
+    pub(crate) fastopen: FastOpenListen,
+    /// Fast Open children still in SYN_RECV (`fastopenq.qlen`).
+    pub(crate) fastopen_qlen: u32,
+}
+
+/// A listener's Fast Open settings (TCP_FASTOPEN, TCP_FASTOPEN_KEY); kept on the socket
+/// before listen(), as Linux allows setting them in CLOSE state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FastOpenListen {
+    /// `fastopenq.max_qlen`: 0 means Fast Open is off for this listener.
+    pub(crate) max_qlen: u32,
+    /// The listener's own key (primary, backup), else the system's.
+    pub(crate) key: Option<([u8; 16], Option<[u8; 16]>)>,
 }
 
 impl Listener {
@@ -74,6 +87,8 @@ pub(crate) struct Request {
     pub(crate) rcv_wnd: u32,
     /// Our MSS option (the listener's TCP_MAXSEG applies).
     pub(crate) advmss: u16,
+    /// Put a Fast Open cookie in the (first) SYN-ACK: 0 no, 1 option 34, 2 experimental.
+    pub(crate) fastopen_reply: u8,
     /// Timeouts so far (`req->num_timeout`).
     pub(crate) num_timeout: u8,
     /// SYN-ACKs sent again for any reason (`req->num_retrans`).

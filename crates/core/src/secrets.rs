@@ -13,6 +13,9 @@ pub(crate) struct Secrets {
     port_key: (u64, u64),
     pub(crate) demux_key: (u64, u64),
     pub(crate) cookie_keys: [(u64, u64); 2],
+    /// Fast Open key used while tcp_fastopen_key was never set (Linux draws one at
+    /// random on first use).
+    pub(crate) fastopen_key: [u8; 16],
     rng: ChaCha8Rng,
 }
 
@@ -32,12 +35,17 @@ impl Secrets {
         let port_key = key();
         let demux_key = key();
         let cookie_keys = [key(), key()];
+        let (a, b) = key();
+        let mut fastopen_key = [0u8; 16];
+        fastopen_key[..8].copy_from_slice(&a.to_le_bytes());
+        fastopen_key[8..].copy_from_slice(&b.to_le_bytes());
         Secrets {
             isn_key,
             ts_key,
             port_key,
             demux_key,
             cookie_keys,
+            fastopen_key,
             rng,
         }
     }

@@ -3,7 +3,8 @@
 use crate::conn::{self, Conn, Negotiated, Next, OutSeg};
 use crate::ctx::{Ctrl, Ctx, Events};
 use crate::event::SegmentInfo;
-use crate::listener::{Listener, Request};
+use crate::fastopen;
+use crate::listener::{FastOpenListen, Listener, Request};
 use crate::opts::SockOpts;
 use crate::secrets::Secrets;
 use crate::slab::Slab;
@@ -81,6 +82,8 @@ struct Socket {
     kind: SockKind,
     bound: Option<SocketAddr>,
     opts: SockOpts,
+    /// TCP_FASTOPEN / TCP_FASTOPEN_KEY set before listen().
+    fastopen: FastOpenListen,
 }
 
 /// Who uses a local port.
@@ -465,6 +468,15 @@ impl Stack {
             self.send_cookie(now, l, src, dst, seg);
             return;
         }
+        let fastopen_reply = match self.try_fastopen(l, src, dst, seg) {
+            FastOpenVerdict::Child => {
+                self.fastopen_child(now, l, src, dst, seg);
+                return;
+            }
+            FastOpenVerdict::Reply { exp } => 1 + exp as u8,
+            FastOpenVerdict::None => 0,
+        };
+        let cfg = &self.config;
 
         let o = &seg.options;
         let neg = Negotiated {
@@ -499,6 +511,7 @@ impl Stack {
             neg,
             rcv_wnd,
             advmss,
+            fastopen_reply,
             num_timeout: 0,
             num_retrans: 0,
             acked: false,
@@ -520,6 +533,118 @@ impl Stack {
             req.timer = Some((id, deadline));
         }
         self.txq.push_back(Tx::Req(r));
+    }
+
+    /// `tcp_try_fastopen()`: what a SYN to a listener means for Fast Open.
+    fn try_fastopen(
+        &mut self,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) -> FastOpenVerdict {
+        let fo = seg.options.fast_open;
+        let syn_data = !seg.payload.is_empty() || seg.flags.fin();
+        if fo.is_some_and(|f| f.cookie().is_empty()) {
+            self.counters.incr(Counter::TcpFastOpenCookieReqd);
+        }
+        let Some(lis) = self.listeners.get(l) else {
+            return FastOpenVerdict::None;
+        };
+        let settings = lis.fastopen;
+        let server = self.config.tcp_fastopen & fastopen::bits::SERVER != 0;
+        if !server || !(syn_data || fo.is_some()) || settings.max_qlen == 0 {
+            return FastOpenVerdict::None;
+        }
+        if lis.fastopen_qlen >= settings.max_qlen {
+            self.counters.incr(Counter::TcpFastOpenListenOverflow);
+            return FastOpenVerdict::None;
+        }
+        if self.config.tcp_fastopen & fastopen::bits::SERVER_COOKIE_NOT_REQD != 0 {
+            return FastOpenVerdict::Child;
+        }
+        let Some(fo) = fo else {
+            return FastOpenVerdict::None;
+        };
+        let exp = fo.kind == synack_wire::FastOpenKind::Experimental;
+        let got = fo.cookie();
+        if got.is_empty() {
+            return FastOpenVerdict::Reply { exp };
+        }
+        let (primary, backup) = self.fastopen_keys(&settings);
+        let valid = |k: &[u8; 16]| got == fastopen::cookie(k, src.ip(), dst.ip());
+        if valid(&primary) {
+            FastOpenVerdict::Child
+        } else if backup.as_ref().is_some_and(valid) {
+            // Made with the backup key: accepted, and Linux counts it apart.
+            self.counters.incr(Counter::TcpFastOpenPassiveAltKey);
+            FastOpenVerdict::Child
+        } else {
+            self.counters.incr(Counter::TcpFastOpenPassiveFail);
+            FastOpenVerdict::Reply { exp }
+        }
+    }
+
+    /// A Fast Open SYN with a good cookie: the child is made now, straight into the
+    /// accept queue, with the SYN's data readable before the handshake completes.
+    fn fastopen_child(
+        &mut self,
+        now: Instant,
+        l: u32,
+        src: SocketAddr,
+        dst: SocketAddr,
+        seg: &TcpSegment<'_>,
+    ) {
+        let cfg = &self.config;
+        let Some(lis) = self.listeners.get(l) else {
+            return;
+        };
+        let opts = lis.opts;
+        let o = &seg.options;
+        let neg = Negotiated {
+            peer_mss: o.mss.unwrap_or(conn::MSS_DEFAULT).max(64),
+            wscale: match (cfg.tcp_window_scaling, o.window_scale) {
+                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg, &opts))),
+                _ => None,
+            },
+            sack: cfg.tcp_sack && o.sack_permitted,
+            ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
+        };
+        let iss = self
+            .secrets
+            .isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros());
+        let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
+        let ts_recent = o.timestamps.map(|t| t.val).unwrap_or(0);
+        let mut cx = cx!(self, now);
+        cx.events
+            .state(now, dst, src, TcpState::Listen, TcpState::SynRecv);
+        let was = cx.events.on;
+        cx.events.on = false;
+        let mut child = Conn::fastopen_child(
+            &mut cx,
+            dst,
+            src,
+            opts,
+            iss,
+            seg.seq,
+            ts_off,
+            ts_recent,
+            neg,
+            u32::from(seg.window),
+            seg.payload,
+        );
+        cx.events.on = was;
+        cx.incr(Counter::PassiveOpens);
+        cx.incr(Counter::TcpFastOpenPassive);
+        child.listener = Some(l);
+        child.fastopen_listener = Some(l);
+        let i = self.conns.insert(child);
+        self.demux.insert((dst, src), Entry::Conn(i));
+        if let Some(lis) = self.listeners.get_mut(l) {
+            lis.accept_q.push_back(i);
+            lis.fastopen_qlen += 1;
+        }
+        self.refresh(now, i);
     }
 
     /// Answer a SYN statelessly: the SYN-ACK's ISN is a SYN cookie; with timestamps, the
@@ -938,6 +1063,21 @@ impl Stack {
     /// Apply a connection's verdict: re-arm its timer, queue it for transmission, turn it
     /// into a TIME_WAIT record, or let it go.
     fn apply_next(&mut self, now: Instant, i: u32, next: Next) {
+        // A Fast Open child that left SYN_RECV frees its place in the listener's Fast
+        // Open queue (`reqsk_fastopen_remove`).
+        if let Some(c) = self.conns.get_mut(i) {
+            if c.fastopen_listener.is_some()
+                && (c.state != TcpState::SynRecv || next == Next::Closed)
+            {
+                if let Some(lis) = c
+                    .fastopen_listener
+                    .take()
+                    .and_then(|l| self.listeners.get_mut(l))
+                {
+                    lis.fastopen_qlen = lis.fastopen_qlen.saturating_sub(1);
+                }
+            }
+        }
         match next {
             Next::Keep => self.refresh(now, i),
             Next::TimeWait(sub, dur) => self.enter_time_wait(now, i, sub, dur),
@@ -1228,7 +1368,31 @@ impl Stack {
                     if req.first_synack.is_none() {
                         req.first_synack = Some(now);
                     }
+                    // Only the first SYN-ACK carries a Fast Open cookie (retransmissions
+                    // go without, as inet_rtx_syn_ack passes none).
+                    let first = req.num_timeout == 0 && req.num_retrans == 0;
+                    let (reply, lidx, remote, local) =
+                        (req.fastopen_reply, req.listener, req.remote, req.local);
+                    let fast_open = (reply != 0 && first).then(|| {
+                        let f = self
+                            .listeners
+                            .get(lidx)
+                            .map(|x| x.fastopen)
+                            .unwrap_or_default();
+                        let (key, _) = self.fastopen_keys(&f);
+                        let kind = if reply == 2 {
+                            synack_wire::FastOpenKind::Experimental
+                        } else {
+                            synack_wire::FastOpenKind::Rfc7413
+                        };
+                        let cookie = fastopen::cookie(&key, remote.ip(), local.ip());
+                        synack_wire::FastOpenOption::with_cookie(kind, &cookie)
+                    });
+                    let Some(req) = self.reqs.get(r) else {
+                        continue;
+                    };
                     let options = TcpOptions {
+                        fast_open,
                         mss: Some(req.advmss),
                         window_scale: req.neg.wscale.map(|w| w.1),
                         sack_permitted: req.neg.sack,
@@ -1368,6 +1532,7 @@ impl Stack {
             kind: SockKind::Fresh,
             bound: None,
             opts: SockOpts::default(),
+            fastopen: FastOpenListen::default(),
         });
         self.record(now, None, || "socket()".into(), r)
     }
@@ -1475,6 +1640,13 @@ impl Stack {
             }
         }
         let opts = s.opts;
+        let mut fastopen = s.fastopen;
+        // tcp_fastopen 0x400 (with 0x2): Fast Open on every listener, its queue as long as
+        // the accept queue (`fastopen_queue_tune(sk, backlog)` in inet_listen).
+        let every = fastopen::bits::SERVER_WO_SOCKOPT | fastopen::bits::SERVER;
+        if self.config.tcp_fastopen & every == every && fastopen.max_qlen == 0 {
+            fastopen.max_qlen = (backlog.max(0) as u32).min(self.config.somaxconn);
+        }
         let l = self.listeners.insert(Listener {
             fd,
             local,
@@ -1484,6 +1656,8 @@ impl Stack {
             young: 0,
             opts,
             last_overflow: None,
+            fastopen,
+            fastopen_qlen: 0,
         });
         self.listen_map.insert(local, l);
         if let Some(p) = self.ports.get_mut(&local.port()) {
@@ -1525,6 +1699,7 @@ impl Stack {
             kind: SockKind::Conn(i),
             bound: Some(local),
             opts,
+            fastopen: FastOpenListen::default(),
         })?;
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.accept_q.pop_front();
@@ -1745,6 +1920,7 @@ impl Stack {
             return Err(e);
         }
         match c.state {
+            TcpState::SynRecv if c.passive_fastopen => {}
             TcpState::SynSent | TcpState::SynRecv => return Err(Errno::EAGAIN),
             TcpState::Established | TcpState::CloseWait if !c.fin_queued => {}
             _ => return Err(Errno::EPIPE),
@@ -1901,6 +2077,9 @@ impl Stack {
     }
 
     fn setsockopt_inner(&mut self, now: Instant, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
+        if matches!(opt, SockOpt::FastOpen(_) | SockOpt::FastOpenKey { .. }) {
+            return self.set_fastopen(fd, opt);
+        }
         let cfg = &self.config;
         let s = self.sock(fd)?;
         let mut o = s.opts;
@@ -1955,6 +2134,7 @@ impl Stack {
                 o.keepcnt = Some(v);
             }
             SockOpt::Error(_) => return Err(Errno::ENOPROTOOPT),
+            SockOpt::FastOpen(_) | SockOpt::FastOpenKey { .. } => unreachable!("handled above"),
         }
         let kind = match s.kind {
             SockKind::Fresh => None,
@@ -2028,6 +2208,75 @@ impl Stack {
                 };
                 SockOpt::Error(err)
             }
+            SockOptName::FastOpen => SockOpt::FastOpen(self.fastopen_of(fd)?.max_qlen),
+            SockOptName::FastOpenKey => {
+                let (p, b) = self.fastopen_keys(&self.fastopen_of(fd)?);
+                let mut key = [0u8; 32];
+                key[..16].copy_from_slice(&p);
+                if let Some(b) = b {
+                    key[16..].copy_from_slice(&b);
+                }
+                SockOpt::FastOpenKey {
+                    key,
+                    len: if b.is_some() { 32 } else { 16 },
+                }
+            }
+        })
+    }
+
+    /// TCP_FASTOPEN and TCP_FASTOPEN_KEY: on a socket before listen() or on a listener
+    /// (EINVAL on a connection, as Linux requires CLOSE or LISTEN state).
+    fn set_fastopen(&mut self, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
+        let mut f = self.fastopen_of(fd)?;
+        match opt {
+            SockOpt::FastOpen(qlen) => {
+                if qlen > i32::MAX as u32 {
+                    return Err(Errno::EINVAL);
+                }
+                f.max_qlen = qlen.min(self.config.somaxconn);
+            }
+            SockOpt::FastOpenKey { key, len } => {
+                let mut p = [0u8; 16];
+                p.copy_from_slice(&key[..16]);
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&key[16..]);
+                f.key = match len {
+                    16 => Some((p, None)),
+                    32 => Some((p, Some(b))),
+                    _ => return Err(Errno::EINVAL),
+                };
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        }
+        let s = self.sock_mut(fd)?;
+        s.fastopen = f;
+        if let SockKind::Listening(l) = s.kind {
+            if let Some(lis) = self.listeners.get_mut(l) {
+                lis.fastopen = f;
+            }
+        }
+        Ok(())
+    }
+
+    fn fastopen_of(&self, fd: Fd) -> Result<FastOpenListen, Errno> {
+        let s = self.sock(fd)?;
+        match s.kind {
+            SockKind::Fresh => Ok(s.fastopen),
+            SockKind::Listening(l) => Ok(self
+                .listeners
+                .get(l)
+                .map(|x| x.fastopen)
+                .unwrap_or(s.fastopen)),
+            SockKind::Conn(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// The keys a listener's cookies use: its own, else tcp_fastopen_key, else the
+    /// stack's random one.
+    fn fastopen_keys(&self, f: &FastOpenListen) -> ([u8; 16], Option<[u8; 16]>) {
+        f.key.unwrap_or(match self.config.tcp_fastopen_key {
+            Some(k) => (k, self.config.tcp_fastopen_backup_key),
+            None => (self.secrets.fastopen_key, None),
         })
     }
 
@@ -2225,6 +2474,16 @@ impl Stack {
         }
         out
     }
+}
+
+/// What `tcp_try_fastopen` decided for a SYN.
+enum FastOpenVerdict {
+    /// Not a Fast Open SYN (or Fast Open is off): a normal request.
+    None,
+    /// A normal request whose SYN-ACK carries a fresh cookie, in the client's option form.
+    Reply { exp: bool },
+    /// A good cookie (or none needed): the child is made now.
+    Child,
 }
 
 /// How many entries each table holds (for tests and `ss -s`).

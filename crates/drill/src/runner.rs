@@ -538,8 +538,13 @@ impl Runner {
         loop {
             let Some(s) = self.next_on_flow(fi, deadline)? else {
                 let later = self.look_ahead(fi);
+                let sent = if next_seq == exp.seq {
+                    "nothing".to_string()
+                } else {
+                    format!("only {}:{next_seq} of it", exp.seq)
+                };
                 return Err(format!(
-                    "expected {} {when}; our stack sent nothing on this flow by {}{later}",
+                    "expected {} {when}; our stack sent {sent} on this flow by {}{later}",
                     display_line(exp),
                     fmt_t(micros(deadline).min(hi.saturating_add(tol)))
                 ));

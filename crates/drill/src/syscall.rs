@@ -847,12 +847,30 @@ impl Runner {
             "TCP_KEEPINTVL" => SockOpt::KeepIntvl(n()?.max(0) as u32),
             "TCP_KEEPCNT" => SockOpt::KeepCnt(n()?.max(0) as u32),
             "TCP_LINGER2" => SockOpt::Linger2(n()? as i32),
+            "TCP_FASTOPEN" => SockOpt::FastOpen(n()?.max(0) as u32),
+            "TCP_FASTOPEN_KEY" => {
+                let bytes = match value {
+                    Expr::Str(b) => b.clone(),
+                    other => {
+                        return Err(format!(
+                            "TCP_FASTOPEN_KEY: expected a string, found {other}"
+                        ))
+                    }
+                };
+                // optlen is what the kernel checks (16 or 32); the string holds the bytes.
+                let len = int(arg(sc, 4)?)?.clamp(0, 255) as usize;
+                let mut key = [0u8; 32];
+                for (k, b) in key.iter_mut().zip(bytes.iter().take(len)) {
+                    *k = *b;
+                }
+                SockOpt::FastOpenKey {
+                    key,
+                    len: len as u8,
+                }
+            }
             // Options of features the stack lacks: Linux answers an unknown option with
             // ENOPROTOOPT, and so does synack; the result check says why.
-            "TCP_FASTOPEN"
-            | "TCP_FASTOPEN_CONNECT"
-            | "TCP_FASTOPEN_KEY"
-            | "TCP_FASTOPEN_NO_COOKIE" => {
+            "TCP_FASTOPEN_CONNECT" | "TCP_FASTOPEN_NO_COOKIE" => {
                 return Ok(Step::Done(Err(Errno::ENOPROTOOPT)));
             }
             other => return Err(format!("unsupported: socket option {other}")),
@@ -886,6 +904,7 @@ impl Runner {
             "TCP_KEEPINTVL" => SockOptName::KeepIntvl,
             "TCP_KEEPCNT" => SockOptName::KeepCnt,
             "TCP_LINGER2" => SockOptName::Linger2,
+            "TCP_FASTOPEN" => SockOptName::FastOpen,
             other => return Err(format!("unsupported: getsockopt {other}")),
         };
         let (fd, _) = match self.sock(sfd) {
@@ -899,6 +918,7 @@ impl Runner {
         let got: i64 = match v {
             SockOpt::ReuseAddr(b) | SockOpt::KeepAlive(b) | SockOpt::NoDelay(b) => b as i64,
             SockOpt::SndBuf(n)
+            | SockOpt::FastOpen(n)
             | SockOpt::RcvBuf(n)
             | SockOpt::MaxSeg(n)
             | SockOpt::UserTimeout(n)
