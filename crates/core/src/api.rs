@@ -81,6 +81,10 @@ pub enum SockOpt {
     /// TCP_FASTOPEN_KEY: the listener's own key, `len` bytes of `key` (16: a primary key;
     /// 32: primary then backup). Any other length is EINVAL, as in Linux.
     FastOpenKey { key: [u8; 32], len: u8 },
+    /// TCP_FASTOPEN_CONNECT (EOPNOTSUPP unless tcp_fastopen has the client bit).
+    FastOpenConnect(bool),
+    /// TCP_FASTOPEN_NO_COOKIE
+    FastOpenNoCookie(bool),
 }
 
 /// The name of an option, for getsockopt.
@@ -103,6 +107,8 @@ pub enum SockOptName {
     Error,
     FastOpen,
     FastOpenKey,
+    FastOpenConnect,
+    FastOpenNoCookie,
 }
 
 impl SockOpt {
@@ -124,6 +130,8 @@ impl SockOpt {
             SockOpt::Error(_) => SockOptName::Error,
             SockOpt::FastOpen(_) => SockOptName::FastOpen,
             SockOpt::FastOpenKey { .. } => SockOptName::FastOpenKey,
+            SockOpt::FastOpenConnect(_) => SockOptName::FastOpenConnect,
+            SockOpt::FastOpenNoCookie(_) => SockOptName::FastOpenNoCookie,
         }
     }
 }

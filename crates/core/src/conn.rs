@@ -192,6 +192,34 @@ pub(crate) struct Conn {
     pub(crate) passive_fastopen: bool,
     /// Data in the SYN was acknowledged (TCPI_OPT_SYN_DATA).
     pub(crate) syn_data_acked: bool,
+    /// The client side of Fast Open.
+    pub(crate) fo: ActiveFastOpen,
+}
+
+/// A Fast Open cookie: up to 16 bytes and their count.
+pub(crate) type CookieBytes = ([u8; 16], u8);
+
+/// An active Fast Open attempt: what the first SYN carries, and what its SYN-ACK taught.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ActiveFastOpen {
+    /// connect() returned 0 under TCP_FASTOPEN_CONNECT: the SYN waits for the first
+    /// write (Linux's DEFER_CONNECT).
+    pub(crate) deferred: bool,
+    /// The first SYN carries a Fast Open option: the cookie below, or an empty request.
+    pub(crate) option: bool,
+    /// In the experimental form (kind 254, magic 0xF989).
+    pub(crate) exp: bool,
+    pub(crate) cookie: [u8; 16],
+    pub(crate) cookie_len: u8,
+    /// Bytes of the send buffer that ride in the first SYN.
+    pub(crate) syn_data: u32,
+    /// From the SYN-ACK, for the stack's cookie cache: the MSS and the cookie, if any.
+    pub(crate) learned: Option<(u16, Option<CookieBytes>)>,
+    /// SYN data the SYN-ACK did not acknowledge: resent as one segment of its own, with
+    /// PSH, as Linux retransmits the SYN-data skb.
+    pub(crate) resend: u32,
+    /// TSval of our first SYN: a SYN-ACK must echo one between it and now.
+    pub(crate) syn_tsval: Option<u32>,
 }
 
 /// Per-connection tallies for TCP_INFO (`tcpi_segs_out`, `tcpi_delivered`, ...).
@@ -283,6 +311,18 @@ impl Conn {
         c.set_state(cx, TcpState::Established);
         c.arm_keepalive(cx);
         c
+    }
+
+    /// A deferred Fast Open connect: no SYN until the first write.
+    pub(crate) fn defer_syn(&mut self) {
+        self.syn_pending = false;
+    }
+
+    /// Send the (Fast Open) SYN now.
+    pub(crate) fn resume_syn(&mut self) {
+        if self.state == TcpState::SynSent && self.retransmits == 0 {
+            self.syn_pending = true;
+        }
     }
 
     /// Passive Fast Open (`tcp_fastopen_create_child`): a child made by the SYN itself. It
@@ -420,6 +460,7 @@ impl Conn {
             fastopen_listener: None,
             passive_fastopen: false,
             syn_data_acked: false,
+            fo: ActiveFastOpen::default(),
         }
     }
 
@@ -595,11 +636,6 @@ impl Conn {
             self.snd_wl2 = ack;
             self.set_state(cx, TcpState::Established);
             self.arm_keepalive(cx);
-            if self.passive_fastopen && seg.flags.fin() {
-                // Linux acknowledges at once a FIN that completes a Fast Open child's
-                // handshake (google/tcp/fastopen/server/fin-close-socket).
-                self.ack_now = true;
-            }
         }
         let too_old = ack < self.snd_una - self.max_window.max(1);
         if too_old {
@@ -665,6 +701,35 @@ impl Conn {
         (next, false)
     }
 
+    /// `tcp_rcv_fastopen_synack`: how much of the SYN's data was acknowledged, and the
+    /// cookie to remember (only one we asked for: an unsolicited cookie is ignored).
+    fn fastopen_synack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) {
+        let fo = self.fo;
+        if !fo.option && fo.syn_data == 0 {
+            return;
+        }
+        let acked = ((ack - (self.iss + 1)).max(0) as u32).min(self.snd.len() as u32);
+        self.snd.consume(acked as usize);
+        if fo.syn_data > 0 {
+            if acked >= fo.syn_data && self.retransmits == 0 {
+                self.syn_data_acked = true;
+                cx.incr(Counter::TcpFastOpenActive);
+            } else {
+                cx.incr(Counter::TcpFastOpenActiveFail);
+                self.fo.resend = fo.syn_data.saturating_sub(acked);
+            }
+        }
+        let cookie = seg.options.fast_open.filter(|_| fo.option).map(|f| {
+            let mut c = [0u8; 16];
+            let n = f.cookie().len().min(16);
+            c[..n].copy_from_slice(&f.cookie()[..n]);
+            (c, n as u8)
+        });
+        self.fo.learned = Some((seg.options.mss.unwrap_or(0), cookie));
+        self.fo.option = false;
+        self.fo.syn_data = 0;
+    }
+
     fn on_segment_syn_sent(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> (Next, bool) {
         let ack = SeqNum(seg.ack);
         if seg.flags.ack() && (ack <= self.iss || ack > self.snd_max) {
@@ -683,6 +748,19 @@ impl Conn {
         if !seg.flags.syn() {
             self.drop_event(cx, seg, crate::DropReason::BadFlags);
             return (Next::Keep, false);
+        }
+        // A SYN-ACK must echo a timestamp we sent (tcp_rcv_synsent_state_process:
+        // between our first SYN's and now), else it is reset (PAWSActiveRejected).
+        if let (true, Some(ts), Some(first)) =
+            (seg.flags.ack(), seg.options.timestamps, self.fo.syn_tsval)
+        {
+            let now_ts = ts_now(cx.now, self.ts_off);
+            let ok = ts.ecr == 0 || ts.ecr.wrapping_sub(first) <= now_ts.wrapping_sub(first);
+            if self.neg.ts && !ok {
+                cx.incr(Counter::PawsActive);
+                self.drop_event(cx, seg, crate::DropReason::Paws);
+                return (Next::Keep, true);
+            }
         }
         // SYN or SYN-ACK: learn the peer's options.
         let o = &seg.options;
@@ -723,7 +801,10 @@ impl Conn {
                 self.rto = Duration::from_secs(3);
             }
             self.rtt_probe = None;
+            self.fastopen_synack(cx, seg, ack);
             self.snd_una = ack;
+            // SYN data the SYN-ACK did not cover goes again, as ordinary data.
+            self.snd_nxt = ack;
             self.stats.delivered += 1; // our SYN
             self.retransmits = 0;
             self.backoff = 0;
@@ -999,7 +1080,15 @@ impl Conn {
 
     fn schedule_delack(&mut self, cx: &mut Ctx<'_>) {
         if self.delack_deadline.is_none() {
-            self.delack_deadline = Some(cx.now + ATO);
+            // Linux's ato is 0 until the first data segment starts the delayed-ACK
+            // engine (tcp_event_data_recv): until then a delayed ACK (of a FIN, say)
+            // leaves at the next tick, 1 ms at HZ=1000.
+            let ato = if self.saw_data {
+                ATO
+            } else {
+                Duration::from_millis(1)
+            };
+            self.delack_deadline = Some(cx.now + ato);
         }
     }
 
@@ -1673,17 +1762,36 @@ impl Conn {
             options.sack_permitted = self.neg.sack;
             if self.neg.ts {
                 let ecr = if simultaneous { self.ts_recent } else { 0 };
-                options.timestamps = Some(Timestamps {
-                    val: ts_now(now, self.ts_off),
-                    ecr,
-                });
+                let val = ts_now(now, self.ts_off);
+                self.fo.syn_tsval.get_or_insert(val);
+                options.timestamps = Some(Timestamps { val, ecr });
             }
             let wscale_ok =
                 cx.cfg.tcp_window_scaling && (!simultaneous || self.neg.wscale.is_some());
             if wscale_ok {
                 options.window_scale = Some(our_wscale(cx.cfg, &self.opts));
             }
-            self.snd_nxt = self.iss + 1;
+            // Fast Open: the first SYN carries the cookie (or a request) and data; a
+            // retransmitted SYN carries neither (tcp_send_syn_data's fallback).
+            let mut len = 0;
+            if !simultaneous && self.retransmits == 0 {
+                let fo = self.fo;
+                if fo.option {
+                    let kind = if fo.exp {
+                        synack_wire::FastOpenKind::Experimental
+                    } else {
+                        synack_wire::FastOpenKind::Rfc7413
+                    };
+                    let cookie = &fo.cookie[..usize::from(fo.cookie_len)];
+                    options.fast_open =
+                        Some(synack_wire::FastOpenOption::with_cookie(kind, cookie));
+                }
+                if fo.syn_data > 0 {
+                    len = fo.syn_data.min(self.snd.len() as u32);
+                    self.snd.copy_range(0, len as usize, payload);
+                }
+            }
+            self.snd_nxt = self.iss + 1 + len;
             self.snd_max = self.snd_max.max(self.snd_nxt);
             if self.retransmits == 0 {
                 self.rtt_probe = Some((self.iss, now));
@@ -1712,7 +1820,7 @@ impl Conn {
                 flags,
                 win,
                 options,
-                len: 0,
+                len,
             });
         }
 
@@ -1738,7 +1846,12 @@ impl Conn {
         }
         self.rtx_head = false;
 
-        if let Some((len, fin)) = self.sendable() {
+        if let Some((mut len, mut fin)) = self.sendable() {
+            let resend = std::mem::take(&mut self.fo.resend);
+            if resend > 0 && len > resend {
+                len = resend;
+                fin = false;
+            }
             // Buffer offset of SND.NXT: a SYN still unacknowledged (a Fast Open child
             // sending before the handshake ends) takes sequence space, not buffer.
             let off = (self.snd_nxt - self.snd_una) as usize - self.syn_in_flight() as usize;
@@ -1748,7 +1861,7 @@ impl Conn {
                 flags |= TcpFlags::FIN;
                 self.fin_sent = true;
             }
-            if len > 0 && off + len as usize == self.snd.len() {
+            if len > 0 && (off + len as usize == self.snd.len() || resend == len) {
                 flags |= TcpFlags::PSH;
             }
             self.snd_nxt = self.snd_nxt + len + fin as u32;

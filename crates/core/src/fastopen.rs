@@ -11,7 +11,9 @@ pub(crate) const COOKIE_LEN: usize = 8;
 
 /// `tcp_fastopen` bits.
 pub(crate) mod bits {
+    pub(crate) const CLIENT: u32 = 0x1;
     pub(crate) const SERVER: u32 = 0x2;
+    pub(crate) const CLIENT_NO_COOKIE: u32 = 0x4;
     pub(crate) const SERVER_COOKIE_NOT_REQD: u32 = 0x200;
     pub(crate) const SERVER_WO_SOCKOPT: u32 = 0x400;
 }
@@ -73,5 +75,54 @@ mod tests {
         let c = |a: &str, b: &str| hex(cookie(&k, a.parse().unwrap(), b.parse().unwrap()));
         assert_eq!(c("10.248.0.2", "192.168.0.2"), "00abaaabe8e954c2");
         assert_eq!(c("10.248.0.3", "192.168.0.3"), "76d2c1c530f51f79");
+    }
+}
+
+/// The client's cookie cache (Linux keeps it in tcp_metrics, per destination address):
+/// the cookie and the MSS the server announced. Bounded; `ip tcp_metrics flush` empties
+/// it. A BTreeMap so that eviction is deterministic.
+#[derive(Default)]
+pub(crate) struct CookieCache {
+    map: std::collections::BTreeMap<IpAddr, Cached>,
+}
+
+/// What the cache holds for one server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cached {
+    /// 0 when the server gave an MSS but no cookie yet.
+    pub(crate) len: u8,
+    pub(crate) cookie: [u8; 16],
+    pub(crate) mss: u16,
+}
+
+/// Most servers remembered at once (tcp_metrics is bounded by its hash table).
+const CACHE_MAX: usize = 4096;
+
+impl CookieCache {
+    pub(crate) fn get(&self, server: IpAddr) -> Option<Cached> {
+        self.map.get(&server).copied()
+    }
+
+    /// `tcp_fastopen_cache_set`: remember the MSS, and the cookie if one came (a
+    /// SYN-ACK without a cookie keeps the old one).
+    pub(crate) fn set(&mut self, server: IpAddr, mss: u16, cookie: Option<&[u8]>) {
+        if !self.map.contains_key(&server) && self.map.len() >= CACHE_MAX {
+            if let Some(&first) = self.map.keys().next() {
+                self.map.remove(&first);
+            }
+        }
+        let e = self.map.entry(server).or_default();
+        if mss != 0 {
+            e.mss = mss;
+        }
+        if let Some(c) = cookie.filter(|c| !c.is_empty() && c.len() <= 16) {
+            e.len = c.len() as u8;
+            e.cookie = [0; 16];
+            e.cookie[..c.len()].copy_from_slice(c);
+        }
+    }
+
+    pub(crate) fn flush(&mut self) {
+        self.map.clear();
     }
 }

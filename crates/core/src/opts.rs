@@ -20,6 +20,11 @@ pub(crate) struct SockOpts {
     pub(crate) keepidle: Option<u32>,
     pub(crate) keepintvl: Option<u32>,
     pub(crate) keepcnt: Option<u32>,
+    /// TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write when a cookie
+    /// is cached.
+    pub(crate) fastopen_connect: bool,
+    /// TCP_FASTOPEN_NO_COOKIE: send data in the SYN without a cookie.
+    pub(crate) fastopen_no_cookie: bool,
 }
 
 impl SockOpts {

@@ -109,6 +109,8 @@ pub struct Stack {
     counters: Counters,
     events: Events,
     secrets: Secrets,
+    /// Fast Open cookies learned from servers (the client side).
+    fo_cache: fastopen::CookieCache,
     cookies: SynCookies,
     sockets: Vec<Option<Socket>>,
     free_fds: BinaryHeap<Reverse<u32>>,
@@ -215,6 +217,7 @@ impl Stack {
             spare: Vec::new(),
             cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
+            fo_cache: fastopen::CookieCache::default(),
             config,
         }
     }
@@ -360,6 +363,10 @@ impl Stack {
         let (next, rst) = c.on_segment(&mut cx, seg);
         if rst {
             cx.reset_reply(dst, src, seg);
+        }
+        if let Some((mss, cookie)) = c.fo.learned.take() {
+            let cookie = cookie.as_ref().map(|(k, n)| &k[..usize::from(*n)]);
+            self.fo_cache.set(src.ip(), mss, cookie);
         }
         self.apply_next(now, i, next);
     }
@@ -1719,12 +1726,38 @@ impl Stack {
     }
 
     fn connect_inner(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
+        let i = self.open_active(now, fd, addr)?;
+        let fastopen = self.sock(fd)?.opts.fastopen_connect
+            && self.config.tcp_fastopen & fastopen::bits::CLIENT != 0;
+        if fastopen {
+            let plan = self.fastopen_plan(i);
+            if let Some(c) = self.conns.get_mut(i) {
+                if plan == FastOpenPlan::Request {
+                    c.fo.option = true;
+                } else {
+                    // A cookie is at hand (or none is needed): the SYN waits for data,
+                    // and connect() reports success now (tcp_fastopen_defer_connect).
+                    c.fo.deferred = true;
+                    c.defer_syn();
+                }
+            }
+        }
+        self.refresh(now, i);
+        match self.conns.get(i) {
+            Some(c) if c.fo.deferred => Ok(()),
+            _ => Err(Errno::EINPROGRESS),
+        }
+    }
+
+    /// Create the connection of an active open (port, ISN, SYN_SENT) without sending.
+    fn open_active(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<u32, Errno> {
         let s = self.sock(fd)?;
         match s.kind {
             SockKind::Listening(_) => return Err(Errno::EISCONN),
             SockKind::Conn(i) => {
                 let c = self.conns.get_mut(i).ok_or(Errno::EBADF)?;
                 return match c.state {
+                    TcpState::SynSent if c.fo.deferred => Err(Errno::EISCONN),
                     TcpState::SynSent | TcpState::SynRecv => Err(Errno::EALREADY),
                     TcpState::Closed => match c.error.take() {
                         Some(e) => Err(e),
@@ -1780,8 +1813,125 @@ impl Stack {
         let s = self.sock_mut(fd)?;
         s.kind = SockKind::Conn(i);
         s.bound = Some(local);
+        Ok(i)
+    }
+
+    /// What a Fast Open SYN may carry (`tcp_fastopen_cookie_check`): data without a
+    /// cookie (tcp_fastopen 0x4 or TCP_FASTOPEN_NO_COOKIE), data with the cached cookie,
+    /// or only a cookie request.
+    fn fastopen_plan(&self, i: u32) -> FastOpenPlan {
+        let Some(c) = self.conns.get(i) else {
+            return FastOpenPlan::Request;
+        };
+        let cached = self.fo_cache.get(c.remote.ip());
+        let path = conn::advmss(&self.config, c.local, None);
+        // tcp_send_syn_data: the cached MSS (else ours) bounded by the path and
+        // TCP_MAXSEG, less the most options a middlebox might add.
+        let mut clamp = cached.map(|x| x.mss).filter(|&m| m != 0).unwrap_or(path);
+        if let Some(user) = c.opts.maxseg {
+            clamp = clamp.min(user);
+        }
+        let space = u32::from(clamp.min(path)).saturating_sub(40);
+        let no_cookie = self.config.tcp_fastopen & fastopen::bits::CLIENT_NO_COOKIE != 0
+            || c.opts.fastopen_no_cookie;
+        if no_cookie {
+            return FastOpenPlan::Data {
+                space,
+                cookie: None,
+            };
+        }
+        match cached.filter(|x| x.len > 0) {
+            Some(x) => FastOpenPlan::Data {
+                space,
+                cookie: Some((x.cookie, x.len)),
+            },
+            None => FastOpenPlan::Request,
+        }
+    }
+
+    /// Send the Fast Open SYN now, with as much of `data` as fits; returns the bytes
+    /// queued (0 when the SYN only asks for a cookie: the data waits for the handshake).
+    fn fastopen_syn(&mut self, now: Instant, i: u32, data: &[u8]) -> usize {
+        let plan = self.fastopen_plan(i);
+        let Some(c) = self.conns.get_mut(i) else {
+            return 0;
+        };
+        c.fo.deferred = false;
+        let n = match plan {
+            FastOpenPlan::Request => {
+                c.fo.option = true;
+                c.fo.cookie_len = 0;
+                0
+            }
+            FastOpenPlan::Data { space, cookie } => {
+                let n = c.write(&data[..data.len().min(space as usize)]);
+                c.fo.syn_data = n as u32;
+                if let Some((k, len)) = cookie {
+                    c.fo.option = true;
+                    c.fo.cookie = k;
+                    c.fo.cookie_len = len;
+                }
+                n
+            }
+        };
+        c.resume_syn();
         self.refresh(now, i);
-        Err(Errno::EINPROGRESS)
+        n
+    }
+
+    /// sendto(MSG_FASTOPEN): connect and send in the SYN (`tcp_sendmsg_fastopen`). The
+    /// call does not block: it returns the bytes that ride in the SYN, or EINPROGRESS when
+    /// none could (no cookie yet: the SYN asks for one). EOPNOTSUPP without the client
+    /// bit of tcp_fastopen; EALREADY while a connection attempt is under way.
+    pub fn sendto_fastopen(
+        &mut self,
+        now: Instant,
+        fd: Fd,
+        addr: SocketAddr,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        let now = self.clock(now);
+        let r = self.sendto_fastopen_inner(now, fd, addr, data);
+        let len = data.len();
+        self.record(
+            now,
+            Some(fd),
+            || format!("sendto({fd}, {len}, MSG_FASTOPEN, {addr})"),
+            r,
+        )
+    }
+
+    fn sendto_fastopen_inner(
+        &mut self,
+        now: Instant,
+        fd: Fd,
+        addr: SocketAddr,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        if self.config.tcp_fastopen & fastopen::bits::CLIENT == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let i = match self.sock(fd)?.kind {
+            SockKind::Listening(_) => return Err(Errno::EPIPE),
+            SockKind::Conn(i) => {
+                let c = self.conns.get(i).ok_or(Errno::EBADF)?;
+                match c.state {
+                    TcpState::SynSent if c.fo.deferred => i,
+                    TcpState::SynSent | TcpState::SynRecv => return Err(Errno::EALREADY),
+                    _ => return self.write_inner(now, fd, data),
+                }
+            }
+            SockKind::Fresh => self.open_active(now, fd, addr)?,
+        };
+        match self.fastopen_syn(now, i, data) {
+            0 => Err(Errno::EINPROGRESS),
+            n => Ok(n),
+        }
+    }
+
+    /// Forget every cached Fast Open cookie (`ip tcp_metrics flush`).
+    pub fn fastopen_cache_flush(&mut self) {
+        self.fo_cache.flush();
     }
 
     /// Is (local, remote) free for a new connection? A TIME_WAIT holder may be reused
@@ -1921,6 +2071,14 @@ impl Stack {
         }
         match c.state {
             TcpState::SynRecv if c.passive_fastopen => {}
+            TcpState::SynSent if c.fo.deferred => {
+                // The first write after a deferred Fast Open connect() sends the SYN,
+                // with what fits of the data.
+                return match self.fastopen_syn(now, i, data) {
+                    0 => Err(Errno::EINPROGRESS),
+                    n => Ok(n),
+                };
+            }
             TcpState::SynSent | TcpState::SynRecv => return Err(Errno::EAGAIN),
             TcpState::Established | TcpState::CloseWait if !c.fin_queued => {}
             _ => return Err(Errno::EPIPE),
@@ -2135,6 +2293,21 @@ impl Stack {
             }
             SockOpt::Error(_) => return Err(Errno::ENOPROTOOPT),
             SockOpt::FastOpen(_) | SockOpt::FastOpenKey { .. } => unreachable!("handled above"),
+            SockOpt::FastOpenConnect(v) => {
+                if cfg.tcp_fastopen & fastopen::bits::CLIENT == 0 {
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                if !matches!(s.kind, SockKind::Fresh) {
+                    return Err(Errno::EINVAL);
+                }
+                o.fastopen_connect = v;
+            }
+            SockOpt::FastOpenNoCookie(v) => {
+                if matches!(s.kind, SockKind::Conn(_)) {
+                    return Err(Errno::EINVAL);
+                }
+                o.fastopen_no_cookie = v;
+            }
         }
         let kind = match s.kind {
             SockKind::Fresh => None,
@@ -2209,6 +2382,8 @@ impl Stack {
                 SockOpt::Error(err)
             }
             SockOptName::FastOpen => SockOpt::FastOpen(self.fastopen_of(fd)?.max_qlen),
+            SockOptName::FastOpenConnect => SockOpt::FastOpenConnect(o.fastopen_connect),
+            SockOptName::FastOpenNoCookie => SockOpt::FastOpenNoCookie(o.fastopen_no_cookie),
             SockOptName::FastOpenKey => {
                 let (p, b) = self.fastopen_keys(&self.fastopen_of(fd)?);
                 let mut key = [0u8; 32];
@@ -2300,7 +2475,10 @@ impl Stack {
                     return Err(Errno::EBADF);
                 };
                 let closed = c.state == TcpState::Closed;
-                let connecting = matches!(c.state, TcpState::SynSent | TcpState::SynRecv);
+                // A deferred Fast Open connect is writable: the write sends the SYN.
+                let connecting = matches!(c.state, TcpState::SynSent | TcpState::SynRecv)
+                    && !c.fo.deferred
+                    && !(c.passive_fastopen && c.state == TcpState::SynRecv);
                 let eof = c.rcv_fin || c.rd_shut;
                 Readiness {
                     readable: c.rcv.len() > 0 || eof || closed,
@@ -2474,6 +2652,18 @@ impl Stack {
         }
         out
     }
+}
+
+/// What an active Fast Open SYN may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FastOpenPlan {
+    /// Only an empty cookie option: ask the server for a cookie.
+    Request,
+    /// Up to `space` bytes of data, with this cookie (or none: no cookie needed).
+    Data {
+        space: u32,
+        cookie: Option<([u8; 16], u8)>,
+    },
 }
 
 /// What `tcp_try_fastopen` decided for a SYN.

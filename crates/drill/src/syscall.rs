@@ -16,12 +16,32 @@ type CallResult = Result<i64, Errno>;
 /// A blocked call, retried whenever the stack may have changed.
 #[derive(Clone, Debug)]
 pub(crate) enum Blocked {
-    Connect { fd: Fd },
-    Accept { fd: Fd },
-    Read { fd: Fd, n: usize },
-    Write { fd: Fd, n: usize, done: usize },
-    Poll { items: Vec<PollItem> },
-    EpollWait { ep: i32, expect: Expr, max: usize },
+    Connect {
+        fd: Fd,
+    },
+    Accept {
+        fd: Fd,
+    },
+    Read {
+        fd: Fd,
+        n: usize,
+    },
+    /// `connecting`: bytes went out in a (Fast Open) SYN; the call waits for the
+    /// handshake, and fails with the connection's error if it fails.
+    Write {
+        fd: Fd,
+        n: usize,
+        done: usize,
+        connecting: bool,
+    },
+    Poll {
+        items: Vec<PollItem>,
+    },
+    EpollWait {
+        ep: i32,
+        expect: Expr,
+        max: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -464,16 +484,17 @@ impl Runner {
                 } else {
                     int(arg(sc, 3)?)?
                 };
+                let nb = nb || flags & MSG_DONTWAIT != 0;
                 if flags & MSG_FASTOPEN != 0 {
-                    return Err(format!(
-                        "{}(MSG_FASTOPEN): synack has no TCP Fast Open yet (issue 6)",
-                        sc.name
-                    ));
+                    return self.sendto_fastopen(sc, fd, n, nb);
                 }
-                self.blocking(
-                    Blocked::Write { fd, n, done: 0 },
-                    nb || flags & MSG_DONTWAIT != 0,
-                )
+                let call = Blocked::Write {
+                    fd,
+                    n,
+                    done: 0,
+                    connecting: false,
+                };
+                self.blocking(call, nb)
             }
             "readv" | "recvmsg" | "writev" | "sendmsg" => Err(format!(
                 "unsupported: {}() (scatter/gather arguments)",
@@ -585,6 +606,48 @@ impl Runner {
         }
     }
 
+    /// sendto(MSG_FASTOPEN): the stack sends the SYN with what fits; a blocking socket then
+    /// waits for the handshake and sends the rest, as Linux's tcp_sendmsg does.
+    fn sendto_fastopen(
+        &mut self,
+        sc: &Syscall,
+        fd: Fd,
+        n: usize,
+        nb: bool,
+    ) -> Result<Step, Failure> {
+        // sendto's address: `...` is the remote; AF_UNSPEC is refused (EOPNOTSUPP).
+        if matches!(sc.args.get(4), Some(Expr::Name(f)) if f == "AF_UNSPEC") {
+            return Ok(Step::Done(Err(Errno::EOPNOTSUPP)));
+        }
+        let remote = SocketAddr::new(self.remote_ip, SCRIPT_PORT);
+        let data = vec![0u8; n];
+        let was_fresh = self.stack.state(fd).ok() == Some(synack_core::TcpState::Closed);
+        let r = self.stack.sendto_fastopen(self.now, fd, remote, &data);
+        if was_fresh && matches!(r, Ok(_) | Err(Errno::EINPROGRESS)) {
+            self.define_active_flow(fd, remote);
+        }
+        let done = match r {
+            Ok(k) => k,
+            Err(Errno::EINPROGRESS) => 0,
+            Err(e) => return Ok(Step::Done(Err(e))),
+        };
+        // A blocking sendto waits for the handshake even when everything fit in the SYN.
+        if nb {
+            return Ok(Step::Done(if r.is_ok() {
+                Ok(done as i64)
+            } else {
+                Err(Errno::EINPROGRESS)
+            }));
+        }
+        let call = Blocked::Write {
+            fd,
+            n,
+            done,
+            connecting: true,
+        };
+        self.blocking(call, false)
+    }
+
     fn timeout_after(&self, ms: i64) -> Option<Instant> {
         (ms >= 0).then(|| self.now + std::time::Duration::from_millis(ms as u64))
     }
@@ -645,15 +708,40 @@ impl Runner {
                     Err(e) => Some(Err(e)),
                 }
             }
-            Blocked::Write { fd, n, done } => {
+            Blocked::Write {
+                fd,
+                n,
+                done,
+                connecting,
+            } => {
+                use synack_core::TcpState::SynSent;
                 let data = vec![0u8; *n];
+                let mut first = *n == 0;
                 loop {
-                    if *done == *n {
+                    let state = self.stack.state(*fd).ok();
+                    if *connecting {
+                        match state {
+                            Some(SynSent) if !give_up => break None,
+                            Some(SynSent) => break Some(Ok(*done as i64)),
+                            _ => {}
+                        }
+                    }
+                    // A zero-length write still reaches the stack once (it may send a
+                    // deferred Fast Open SYN).
+                    if *done == *n && !std::mem::take(&mut first) {
                         break Some(Ok(*done as i64));
                     }
                     match self.stack.write(now, *fd, &data[*done..]) {
-                        Ok(k) => *done += k,
+                        Ok(k) => {
+                            *done += k;
+                            // Data that left in a SYN: the call now waits for the handshake.
+                            if self.stack.state(*fd) == Ok(SynSent) {
+                                *connecting = true;
+                            }
+                        }
                         Err(Errno::EAGAIN) if !give_up => break None,
+                        // The connection failed: Linux reports that, not the SYN's bytes.
+                        Err(e) if *connecting => break Some(Err(e)),
                         Err(_) if *done > 0 => break Some(Ok(*done as i64)),
                         Err(e) => break Some(Err(e)),
                     }
@@ -868,11 +956,8 @@ impl Runner {
                     len: len as u8,
                 }
             }
-            // Options of features the stack lacks: Linux answers an unknown option with
-            // ENOPROTOOPT, and so does synack; the result check says why.
-            "TCP_FASTOPEN_CONNECT" | "TCP_FASTOPEN_NO_COOKIE" => {
-                return Ok(Step::Done(Err(Errno::ENOPROTOOPT)));
-            }
+            "TCP_FASTOPEN_CONNECT" => SockOpt::FastOpenConnect(n()? != 0),
+            "TCP_FASTOPEN_NO_COOKIE" => SockOpt::FastOpenNoCookie(n()? != 0),
             other => return Err(format!("unsupported: socket option {other}")),
         };
         let (fd, _) = match self.sock(sfd) {
