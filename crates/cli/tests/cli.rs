@@ -29,11 +29,23 @@ fn tour_prints_every_story_and_passes() {
             "accept-queue-overflow-rst",
             "syn-flood",
             "syn-flood-cookies",
+            "keepalive-dead-peer",
+            "keepalive-probe-answered",
+            "fin-lost",
+            "fin-wait-1-zero-window",
+            "close-wait-leak",
+            "fin-wait-2-timeout",
+            "peer-fin-lost",
+            "time-wait-retransmitted-fin",
+            "time-wait-exhaustion",
+            "tw-reuse",
+            "max-tw-buckets",
+            "linger-rst",
         ] {
             assert!(out.contains(name), "{name} missing");
         }
-        assert_eq!(out.matches("verdict: PASS").count(), 10, "{out}");
-        assert!(out.contains("tour: 10 scenarios, every verdict passed"));
+        assert_eq!(out.matches("verdict: PASS").count(), 22, "{out}");
+        assert!(out.contains("tour: 22 scenarios, every verdict passed"));
     }
 }
 
@@ -153,6 +165,6 @@ fn an_unwritable_pcap_fails_before_the_run() {
 fn list_names_every_scenario_with_its_summary() {
     let (code, out, _) = synack(&["scenario", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 10, "{out}");
+    assert_eq!(out.lines().count(), 22, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
 }

@@ -1,6 +1,6 @@
 //! Every story of the document with its exact timings (client 10.0.0.1, server 10.0.0.2,
 //! 25 ms one way), judged from the event stream.
-use synack_core::{Errno, Profile, TcpState::*, TimerKind};
+use synack_core::{Counter, Errno, Profile, TcpState::*, TimerKind};
 use synack_sim::scenarios::{self, at, Options, World};
 use synack_sim::view::Renderer;
 use synack_sim::Match;
@@ -47,6 +47,18 @@ fn names_are_the_documented_ones() {
             "accept-queue-overflow-rst",
             "syn-flood",
             "syn-flood-cookies",
+            "keepalive-dead-peer",
+            "keepalive-probe-answered",
+            "fin-lost",
+            "fin-wait-1-zero-window",
+            "close-wait-leak",
+            "fin-wait-2-timeout",
+            "peer-fin-lost",
+            "time-wait-retransmitted-fin",
+            "time-wait-exhaustion",
+            "tw-reuse",
+            "max-tw-buckets",
+            "linger-rst",
         ]
     );
     let err = scenarios::run("nope", &Options::default()).err().unwrap();
@@ -375,4 +387,306 @@ fn syn_flood_queue_stays_bounded_and_cookies_let_everyone_in() {
         v.line
     );
     assert!(v.line.contains("the clients sent 20 SYNs"), "{}", v.line);
+}
+
+fn with(name: &str, sets: &[(&str, &str)]) -> (World, scenarios::Verdict) {
+    let opts = Options {
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    run(name, &opts)
+}
+
+#[test]
+fn keepalive_dead_peer_timings() {
+    let (w, v) = seed("keepalive-dead-peer");
+    let c = w.client;
+    assert!(v.pass, "{}", v.line);
+    // Last heard from the server at 0.125 s (its reply): probes 7200 s later, then every
+    // 75 s, 9 of them; the reset 7875 s after the last word.
+    let probes: Vec<_> = w
+        .sent(c, Match::PureAck)
+        .into_iter()
+        .filter(|t| *t > at(1.0))
+        .collect();
+    let want: Vec<f64> = (0..9).map(|k| 7200.125 + 75.0 * k as f64).collect();
+    assert_eq!(probes, secs(&want));
+    assert_eq!(w.sent(c, Match::Rst), secs(&[7875.125]));
+    assert_eq!(
+        w.transitions(c, Some(Established), Closed),
+        secs(&[7875.125])
+    );
+    assert_eq!(w.timers(c, TimerKind::Keepalive).len(), 11);
+    assert!(
+        v.line.contains("9 unanswered probes at +7200, +7275, +7350, +7425, +7500, +7575, +7650, +7725, +7800 s; RST at 7875.125 s (+7875 s); read() returned -1 ETIMEDOUT"),
+        "{}",
+        v.line
+    );
+    // The tunables come from the sysctls.
+    let (_, v) = with(
+        "keepalive-dead-peer",
+        &[
+            ("net.ipv4.tcp_keepalive_time", "600"),
+            ("net.ipv4.tcp_keepalive_probes", "3"),
+        ],
+    );
+    assert!(v.pass, "{}", v.line);
+    assert!(v.line.contains("RST at 825.125 s (+825 s)"), "{}", v.line);
+}
+
+#[test]
+fn keepalive_answered_probe_resets_the_count() {
+    let (w, v) = seed("keepalive-probe-answered");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    let probes: Vec<_> = w
+        .sent(c, Match::PureAck)
+        .into_iter()
+        .filter(|t| *t > at(1.0))
+        .collect();
+    assert_eq!(
+        probes,
+        secs(&[60.125, 70.125, 80.125, 140.175, 200.225, 260.275])
+    );
+    assert_eq!(
+        w.sent(s, Match::PureAck)
+            .into_iter()
+            .filter(|t| *t > at(1.0))
+            .collect::<Vec<_>>(),
+        secs(&[80.15, 140.2, 200.25, 260.3])
+    );
+    assert!(v.line.contains("(tcpi_probes 2 at 75 s)"), "{}", v.line);
+    assert!(v.line.contains("ESTABLISHED at 300 s, 0 RST"), "{}", v.line);
+}
+
+#[test]
+fn fin_lost_gives_up_after_orphan_retries() {
+    let (w, v) = seed("fin-lost");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(
+        w.sent(c, Match::Fin),
+        secs(&[1.0, 1.25, 1.75, 2.75, 4.75, 8.75, 16.75, 32.75, 64.75])
+    );
+    assert_eq!(w.transitions(c, Some(FinWait1), Closed), secs(&[128.75]));
+    assert!(w.sent(c, Match::Rst).is_empty());
+    assert!(w.transitions(s, Some(Established), CloseWait).is_empty());
+    assert_eq!(w.sim.stack(c).counters().get(Counter::TcpAbortOnTimeout), 1);
+    // tcp_orphan_retries is a time budget: 3 doublings from 200 ms = 3 s.
+    let (_, v) = with("fin-lost", &[("net.ipv4.tcp_orphan_retries", "3")]);
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .contains("retransmitted 3 times (at 1.25, 1.75, 2.75 s")
+            && v.line.contains("gave up at 4.75 s"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn peer_fin_lost_last_ack_gives_up_after_orphan_retries() {
+    let (w, v) = seed("peer-fin-lost");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(
+        w.sent(s, Match::Fin),
+        secs(&[1.025, 1.275, 1.775, 2.775, 4.775, 8.775, 16.775, 32.775, 64.775])
+    );
+    assert_eq!(w.transitions(s, Some(LastAck), Closed), secs(&[128.775]));
+    assert_eq!(w.transitions(c, Some(FinWait1), FinWait2), secs(&[1.3]));
+    assert_eq!(w.transitions(c, Some(FinWait2), Closed), secs(&[61.3]));
+}
+
+#[test]
+fn fin_wait_1_zero_window_orphans_and_their_limit() {
+    let (w, v) = seed("fin-wait-1-zero-window");
+    let s = w.server;
+    assert!(v.pass, "{}", v.line);
+    let k = w.sim.stack(s).counters();
+    assert_eq!(k.get(Counter::TcpAbortOnMemory), 2);
+    assert_eq!(k.get(Counter::TcpAbortOnTimeout), 2);
+    // Both orphans left FIN_WAIT_1 through the probe timer, no RST: the silent peer's after
+    // 8 probes, the answering peer's once the interval reached 120 s.
+    let mut ends = w.transitions(s, Some(FinWait1), Closed);
+    ends.retain(|t| *t > at(1.0));
+    assert_eq!(ends, secs(&[127.875, 247.875]));
+    assert_eq!(w.sent(s, Match::Rst), secs(&[0.075, 0.075, 0.125, 0.125]));
+    assert!(
+        v.line
+            .contains("2 FIN_WAIT_1 orphans (tcp_max_orphans 2), 2 reset at once")
+            && v.line.contains("ss at 10 s: 2 FIN-WAIT-1")
+            && v.line.contains(
+                "went silent at 0.125 s sent 8 zero-window probes (at 0.375, 0.875, 1.875, \
+                 3.875, 7.875, 15.875, 31.875, 63.875 s) and was dropped at 127.875 s"
+            )
+            && v.line.contains("kept answering sent 9 zero-window probes")
+            && v.line.contains("dropped at 247.875 s"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn close_wait_leak_stays_until_close() {
+    let (w, v) = seed("close-wait-leak");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .contains("ss at 3 s — server: 10 CLOSE-WAIT, clients: 10 FIN-WAIT-2")
+            && v.line.contains("ended 60 s later (at 60.19 to 61.09 s)")
+            && v.line
+                .contains("ss at 3600 s — server: 10 CLOSE-WAIT, clients: 0 sockets")
+            && v.line.contains("drew 10 RSTs"),
+        "{}",
+        v.line
+    );
+    assert_eq!(w.transitions(s, Some(CloseWait), LastAck).len(), 10);
+    assert_eq!(w.transitions(s, Some(LastAck), Closed).len(), 10);
+    assert_eq!(w.count_in(c, FinWait2), 0);
+}
+
+#[test]
+fn fin_wait_2_orphan_times_out_shutdown_does_not() {
+    let (w, v) = seed("fin-wait-2-timeout");
+    let c = w.client;
+    assert!(v.pass, "{}", v.line);
+    // Both FINs are ACKed together (when exactly depends on the server's delayed ACK);
+    // the orphan's FIN_WAIT_2 ends tcp_fin_timeout later, the other one does not.
+    let fw2 = w.transitions(c, Some(FinWait1), FinWait2);
+    assert_eq!(fw2.len(), 2);
+    assert_eq!(fw2[0], fw2[1]);
+    assert!(fw2[0] >= at(1.05) && fw2[0] <= at(1.25), "{fw2:?}");
+    let end = fw2[0] + std::time::Duration::from_secs(60);
+    assert_eq!(w.transitions(c, Some(FinWait2), Closed), [end]);
+    assert_eq!(w.timers(c, TimerKind::FinWait2), [end]);
+    assert_eq!(w.sent(c, Match::Rst), secs(&[70.025]));
+    assert_eq!(w.transitions(c, Some(FinWait2), TimeWait), secs(&[80.025]));
+    assert!(
+        v.line.contains("its next write() returned -1 EPIPE")
+            && v.line.contains("FIN-WAIT-2 at 70 s"),
+        "{}",
+        v.line
+    );
+    let (_, v) = with("fin-wait-2-timeout", &[("net.ipv4.tcp_fin_timeout", "30")]);
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line.contains(" s (30 s, tcp_fin_timeout 30 s)"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn time_wait_re_acks_a_retransmitted_fin() {
+    let (w, v) = seed("time-wait-retransmitted-fin");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(
+        w.sent(s, Match::Fin),
+        secs(&[1.025, 1.275, 100.025, 100.275])
+    );
+    assert_eq!(w.transitions(c, None, TimeWait), secs(&[1.05, 100.05]));
+    assert_eq!(
+        w.transitions(c, Some(TimeWait), Closed),
+        secs(&[61.3, 100.05])
+    );
+    assert_eq!(w.timers(c, TimerKind::TimeWait), secs(&[61.3]));
+    assert_eq!(w.sent(c, Match::Rst), secs(&[100.3]));
+    assert_eq!(
+        w.transitions(s, Some(LastAck), Closed),
+        secs(&[1.325, 100.325])
+    );
+    assert!(
+        v.line.contains("returned -1 EADDRINUSE, at 66 s 0"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn time_wait_exhausts_the_ephemeral_ports() {
+    let (_, v) = seed("time-wait-exhaustion");
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line.starts_with("ip_local_port_range 32768 32787 (20 ports; the default 32768 60999 has 28232); 20 connections")
+            && v.line.contains("connect() failed with EADDRNOTAVAIL at 1, 11, 21, 31, 41, 51 s")
+            && v.line.contains("at 51 s: 20 TIME-WAIT")
+            && v.line.contains("expired at 60.1 s (60 s); connect() at 61 s"),
+        "{}",
+        v.line
+    );
+    // A range given with --set is used as is.
+    let (_, v) = with(
+        "time-wait-exhaustion",
+        &[("net.ipv4.ip_local_port_range", "40000 40009")],
+    );
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .starts_with("ip_local_port_range 40000 40009 (10 ports"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn tw_reuse_takes_over_time_wait_older_than_a_second() {
+    let (w, v) = seed("tw-reuse");
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line.contains("44 connections in 2.5 s")
+            && v.line.contains(
+                "failed with EADDRNOTAVAIL 6 times (at 1, 1.05, 1.1, 2.15, 2.2, 2.25 s"
+            )
+            && v.line.contains("24 connect()s reused a TIME_WAIT 4-tuple (TcpExtTWRecycled 24), the youngest 1.050 s old"),
+        "{}",
+        v.line
+    );
+    assert_eq!(
+        w.sim.stack(w.client).counters().get(Counter::TwRecycled),
+        24
+    );
+}
+
+#[test]
+fn max_tw_buckets_caps_time_wait() {
+    let (w, v) = seed("max-tw-buckets");
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .contains("ss shows 10 TIME-WAIT, TcpExtTCPTimeWaitOverflow 10"),
+        "{}",
+        v.line
+    );
+    assert_eq!(w.sim.stack(w.client).table_sizes().time_wait, 10);
+    let (_, v) = with("max-tw-buckets", &[("net.ipv4.tcp_max_tw_buckets", "5")]);
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .contains("ss shows 5 TIME-WAIT, TcpExtTCPTimeWaitOverflow 5"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn linger_zero_and_unread_data_reset() {
+    let (w, v) = seed("linger-rst");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    assert_eq!(w.sent(c, Match::Rst), secs(&[1.0, 2.0]));
+    assert_eq!(w.sent(c, Match::Fin), secs(&[3.0]));
+    assert_eq!(w.transitions(c, None, TimeWait), secs(&[3.05]));
+    assert_eq!(
+        w.transitions(s, Some(Established), Closed),
+        secs(&[1.025, 2.025])
+    );
+    let k = w.sim.stack(c).counters();
+    assert_eq!(k.get(Counter::TcpAbortOnData), 1);
+    assert_eq!(k.get(Counter::TcpAbortOnClose), 1);
 }

@@ -32,13 +32,21 @@ use synack_core::{
 };
 
 mod accept_queue;
+mod close_wait;
+mod fin_lost;
+mod fin_wait_1;
+mod fin_wait_2;
 mod handshake;
+mod keepalive;
+mod linger;
 mod simultaneous_close;
 mod simultaneous_open;
 mod syn_flood;
 mod syn_lost;
 mod synack_lost;
 mod third_ack_lost;
+mod time_wait;
+mod time_wait_fin;
 
 pub const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 pub const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -100,6 +108,18 @@ pub fn all() -> Vec<Scenario> {
         accept_queue::OVERFLOW_RST,
         syn_flood::FLOOD_NO_COOKIES,
         syn_flood::FLOOD_COOKIES,
+        keepalive::DEAD_PEER,
+        keepalive::ANSWERED,
+        fin_lost::FIN_LOST,
+        fin_wait_1::SCENARIO,
+        close_wait::SCENARIO,
+        fin_wait_2::SCENARIO,
+        fin_lost::PEER_FIN_LOST,
+        time_wait_fin::SCENARIO,
+        time_wait::EXHAUSTION,
+        time_wait::REUSE,
+        time_wait::MAX_TW_BUCKETS,
+        linger::SCENARIO,
     ]
 }
 
@@ -265,6 +285,143 @@ impl World {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Times `h` sent segments matching `m` on one connection (`local` is `h`'s end).
+    pub fn sent_on(
+        &self,
+        h: HostId,
+        m: Match,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Vec<Instant> {
+        self.sim
+            .events_of(h)
+            .filter_map(|e| match &e.kind {
+                SimEventKind::Stack(EventKind::Send(s))
+                    if s.src == local && s.dst == remote && m.matches(Some(s)) =>
+                {
+                    Some(e.at)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When one of `h`'s connections (`local` is `h`'s end) went from `from` (any if
+    /// None) to `to`.
+    pub fn transitions_on(
+        &self,
+        h: HostId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        from: Option<TcpState>,
+        to: TcpState,
+    ) -> Vec<Instant> {
+        self.sim
+            .events_of(h)
+            .filter_map(|e| match &e.kind {
+                SimEventKind::Stack(EventKind::State {
+                    local: l,
+                    remote: r,
+                    from: f,
+                    to: t,
+                }) if *l == local && *r == remote && *t == to && from.is_none_or(|x| x == *f) => {
+                    Some(e.at)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When `h`'s timers of kind `k` fired on one connection (`local` is `h`'s end).
+    pub fn timers_on(
+        &self,
+        h: HostId,
+        k: TimerKind,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Vec<Instant> {
+        self.sim
+            .events_of(h)
+            .filter_map(|e| match &e.kind {
+                SimEventKind::Stack(EventKind::Timer {
+                    local: l,
+                    remote: r,
+                    timer,
+                }) if *timer == k && *l == local && *r == remote => Some(e.at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many of `h`'s sockets, requests and TIME_WAIT records are in `state` now, as
+    /// `ss -tan state <state>` would count them.
+    pub fn count_in(&self, h: HostId, state: TcpState) -> usize {
+        self.sim
+            .stack(h)
+            .sockets(self.sim.now())
+            .iter()
+            .filter(|x| x.state == state)
+            .count()
+    }
+
+    /// The local address of a client socket (its ephemeral port once connect() chose it).
+    pub fn local_of(&self, h: HostId, fd: Fd) -> SocketAddr {
+        self.sim
+            .stack(h)
+            .local_addr(fd)
+            .unwrap_or_else(|_| SocketAddr::new(CLIENT, 0))
+    }
+
+    /// accept() on the server while the listener is readable.
+    pub fn accept_all(&mut self, listener: Fd) -> Vec<Fd> {
+        let s = self.server;
+        let mut out = Vec::new();
+        while self.sim.stack(s).poll(listener).is_ok_and(|r| r.readable) {
+            match self.sim.call(s, |st, now| st.accept(now, listener)) {
+                Ok((fd, _)) => out.push(fd),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// `ss -tan`-style summary of `h`'s connections now: `19 TIME-WAIT, 1 FIN-WAIT-2`
+    /// (listeners left out).
+    pub fn ss_summary(&self, h: HostId) -> String {
+        let mut counts: Vec<(TcpState, usize)> = Vec::new();
+        for x in self.sim.stack(h).sockets(self.sim.now()) {
+            if x.state == TcpState::Listen {
+                continue;
+            }
+            match counts.iter_mut().find(|(s, _)| *s == x.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((x.state, 1)),
+            }
+        }
+        if counts.is_empty() {
+            return "no connections".into();
+        }
+        counts.sort_by_key(|(s, _)| s.linux_code());
+        counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", s.ss_name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A setting narrowed for a story that would take too many connections at its real
+    /// size: `small`, unless the run changed the setting from its profile default (with
+    /// `--set`), in which case the run's value is used.
+    pub fn scaled<T: PartialEq + Copy>(&self, get: fn(&Config) -> T, small: T) -> T {
+        let default = get(&Config::for_profile(self.config.profile));
+        let have = get(&self.config);
+        if have == default {
+            small
+        } else {
+            have
+        }
     }
 
     /// The state path of `h`'s connections (transitions to and from LISTEN left out,
