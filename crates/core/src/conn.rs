@@ -566,6 +566,14 @@ impl Conn {
         let acceptable = end >= self.rcv_nxt && seq <= self.rcv_nxt + wnd;
         let acceptable = acceptable && !(seg.seq_len() == 0 && seq < self.rcv_nxt);
         if !acceptable {
+            if seg.flags.syn() && !seg.flags.rst() {
+                // tcp_validate_incoming: a SYN outside the window takes the challenge
+                // path (RFC 5961 4), not a plain duplicate ACK.
+                cx.incr(Counter::TcpSynChallenge);
+                self.challenge_ack(cx);
+                self.drop_event(cx, seg, crate::DropReason::SynChallenge);
+                return (Next::Keep, false);
+            }
             if !seg.flags.rst() {
                 self.ack_now = true; // tcp_send_dupack
             }
@@ -1196,24 +1204,42 @@ impl Conn {
     }
 
     /// Send an active RST (`tcp_send_active_reset`) and kill the connection.
+    /// A segment without data at SND.NXT (a FIN or RST sent outside the transmit path).
+    fn bare(&self, cx: &Ctx<'_>, flags: TcpFlags) -> Ctrl {
+        Ctrl {
+            src: self.local,
+            dst: self.remote,
+            seq: self.snd_nxt.0,
+            ack: self.rcv_nxt.0,
+            flags,
+            win: self.window_field(),
+            ts: self.neg.ts.then(|| Timestamps {
+                val: ts_now(cx.now, self.ts_off),
+                ecr: self.ts_recent,
+            }),
+            syn: None,
+        }
+    }
+
+    /// Send our FIN at once, as a bare segment, if it is next and the window allows: what
+    /// tcp_close's tcp_send_fin does before an out-of-memory abort.
+    pub(crate) fn send_fin_now(&mut self, cx: &mut Ctx<'_>) {
+        if !self.fin_queued || self.fin_sent || self.unsent() > 0 || self.send_window_left() == 0 {
+            return;
+        }
+        let fin = self.bare(cx, TcpFlags::FIN | TcpFlags::ACK);
+        cx.send_ctrl(fin);
+        self.fin_sent = true;
+        self.snd_nxt = self.snd_nxt + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+    }
+
     pub(crate) fn abort(&mut self, cx: &mut Ctx<'_>, err: Option<Errno>) {
         if !matches!(
             self.state,
             TcpState::Closed | TcpState::SynSent | TcpState::Listen
         ) {
-            let rst = Ctrl {
-                src: self.local,
-                dst: self.remote,
-                seq: self.snd_nxt.0,
-                ack: self.rcv_nxt.0,
-                flags: TcpFlags::RST | TcpFlags::ACK,
-                win: self.window_field(),
-                ts: self.neg.ts.then(|| Timestamps {
-                    val: ts_now(cx.now, self.ts_off),
-                    ecr: self.ts_recent,
-                }),
-                syn: None,
-            };
+            let rst = self.bare(cx, TcpFlags::RST | TcpFlags::ACK);
             cx.incr(Counter::OutRsts);
             cx.send_ctrl(rst);
         }
@@ -1290,6 +1316,7 @@ impl Conn {
         if self.state == TcpState::FinWait2 {
             // Already half-closed by shutdown(): the orphan rules start now.
             if matches!(self.opts.linger2, Some(l) if l < 0) {
+                cx.incr(Counter::TcpAbortOnLinger);
                 self.abort(cx, None);
                 return Next::Closed;
             }

@@ -897,6 +897,8 @@ impl Stack {
             self.counters.incr(Counter::ListenDrops);
             self.drop_seg(now, src, dst, seg, DropReason::ListenOverflow);
             if self.config.tcp_abort_on_overflow {
+                // tcp_check_req's embryonic_reset: the request is unlinked and counted.
+                self.counters.incr(Counter::EmbryonicRsts);
                 let mut cx = cx!(self, now);
                 cx.reset_reply(dst, src, seg);
                 self.events
@@ -2201,6 +2203,9 @@ impl Stack {
                     if next == Next::Keep && c.state != TcpState::Closed {
                         // An orphan: still closing, nobody holds it (`tcp_check_oom`).
                         if self.orphans >= self.config.tcp_max_orphans {
+                            // tcp_close has sent the FIN already when tcp_check_oom says
+                            // no: the peer sees FIN, then RST after it.
+                            c.send_fin_now(&mut cx);
                             cx.incr(Counter::TcpAbortOnMemory);
                             c.abort(&mut cx, None);
                             next = Next::Closed;

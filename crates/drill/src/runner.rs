@@ -35,6 +35,10 @@ pub(crate) struct Flow {
     pub ts_offset: Option<u32>,
     /// The application's descriptor for this connection, once connect()/accept() gave one.
     pub fd: Option<Fd>,
+    /// A SYN with a new ISN on a live flow: it becomes the flow's remote ISN only if our
+    /// stack answers with a SYN (a new connection, e.g. reopening TIME_WAIT); a challenge
+    /// ACK keeps the old numbering.
+    pub pending_isn: Option<u32>,
 }
 
 /// What `socket under test` means to packetdrill: the last socket the script created, or
@@ -304,6 +308,11 @@ impl Runner {
                     .iter_mut()
                     .find(|f| f.local == seen.src && f.remote == seen.dst)
                 {
+                    if let Some(isn) = f.pending_isn.take() {
+                        f.remote_isn = isn;
+                        f.local_isn = None;
+                        f.ts_offset = None;
+                    }
                     if f.local_isn.is_none() {
                         f.local_isn = Some(seen.seq);
                     }
@@ -392,12 +401,12 @@ impl Runner {
         self.flow = Some(fi);
         if t.flags & 0x02 != 0 {
             let f = &mut self.flows[fi];
-            if f.remote_isn != t.seq && syn_only {
-                // A new connection on the same ports (after TIME_WAIT, say).
-                f.local_isn = None;
-                f.ts_offset = None;
+            if syn_only && f.local_isn.is_some() && f.remote_isn != t.seq {
+                // A new ISN on a live flow: decided by what our stack answers.
+                f.pending_isn = Some(t.seq);
+            } else {
+                f.remote_isn = t.seq;
             }
-            f.remote_isn = t.seq;
         }
         let f = self.flows[fi].clone();
         let seq = if t.flags & 0x02 != 0 {
@@ -462,6 +471,7 @@ impl Runner {
             remote_isn,
             ts_offset: None,
             fd: None,
+            pending_isn: None,
         });
         self.flows.len() - 1
     }

@@ -899,6 +899,7 @@ impl Runner {
                     remote_isn: 0,
                     ts_offset: None,
                     fd: Some(fd),
+                    pending_isn: None,
                 });
                 self.flows.len() - 1
             }

@@ -48,14 +48,18 @@ fn a_wrong_segment_names_the_line_what_was_expected_and_what_was_sent() {
 
 #[test]
 fn a_missing_segment_says_what_came_next() {
-    // The delayed ACK of a FIN comes after 40 ms, not at once.
-    let s = format!("{SERVER}+0 < F. 1:1(0) ack 1 win 257\n+0 > . 1:1(0) ack 2\n");
+    // After data, the ACK of a FIN is delayed 40 ms (the delayed-ACK engine is running).
+    let data = "+0 < P. 1:11(10) ack 1 win 257\n+0 > . 1:1(0) ack 11\n+0 read(4, ..., 10) = 10\n";
+    let s = format!("{SERVER}{data}+0 < F. 11:11(0) ack 1 win 257\n+0 > . 1:1(0) ack 12\n");
     let m = fail(&s);
     assert!(m.contains("sent nothing on this flow by 0.014 s"), "{m}");
-    assert!(m.contains("it next sent . 1:1(0) ack 2"), "{m}");
+    assert!(m.contains("it next sent . 1:1(0) ack 12"), "{m}");
     assert!(m.contains("at 0.05 s"), "{m}");
-    let ok = format!("{SERVER}+0 < F. 1:1(0) ack 1 win 257\n+.04 > . 1:1(0) ack 2\n");
+    let ok = format!("{SERVER}{data}+0 < F. 11:11(0) ack 1 win 257\n+.04 > . 1:1(0) ack 12\n");
     assert_eq!(run(&ok), Outcome::Pass);
+    // Before any data, Linux's ato is 0: the ACK leaves at the next tick.
+    let early = format!("{SERVER}+0 < F. 1:1(0) ack 1 win 257\n+.001 > . 1:1(0) ack 2\n");
+    assert_eq!(run(&early), Outcome::Pass);
 }
 
 #[test]
