@@ -184,6 +184,8 @@ pub struct TcpInfo {
     pub snd_mss: u32,
     pub rcv_mss: u32,
     pub unacked: u32,
+    /// Retransmitted segments not yet acknowledged.
+    pub retrans: u32,
     pub last_data_sent: u32,
     pub last_data_recv: u32,
     pub last_ack_recv: u32,
@@ -227,6 +229,7 @@ impl TcpInfo {
             ("tcpi_snd_mss", self.snd_mss.into()),
             ("tcpi_rcv_mss", self.rcv_mss.into()),
             ("tcpi_unacked", self.unacked.into()),
+            ("tcpi_retrans", self.retrans.into()),
             ("tcpi_last_data_sent", self.last_data_sent.into()),
             ("tcpi_last_data_recv", self.last_data_recv.into()),
             ("tcpi_last_ack_recv", self.last_ack_recv.into()),

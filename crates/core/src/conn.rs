@@ -148,6 +148,10 @@ pub(crate) struct Conn {
     /// Fast retransmit: resend the segment at SND.UNA without moving SND.NXT.
     rtx_head: bool,
     pub(crate) total_retrans: u32,
+    /// Retransmitted segments not yet acknowledged (`retrans_out`), and the end of the
+    /// highest one: TCP_INFO's tcpi_retrans.
+    retrans_out: u32,
+    retrans_high: SeqNum,
 
     // Congestion control (Reno with NewReno recovery; CUBIC and SACK recovery come later).
     pub(crate) cwnd: u32,
@@ -435,6 +439,8 @@ impl Conn {
             syn_pending: false,
             rtx_head: false,
             total_retrans: 0,
+            retrans_out: 0,
+            retrans_high: iss,
             cwnd: 0,
             ssthresh: u32::MAX,
             dupacks: 0,
@@ -810,6 +816,7 @@ impl Conn {
             }
             self.rtt_probe = None;
             self.fastopen_synack(cx, seg, ack);
+            self.retrans_acked(ack);
             self.snd_una = ack;
             // SYN data the SYN-ACK did not cover goes again, as ordinary data.
             self.snd_nxt = ack;
@@ -906,6 +913,7 @@ impl Conn {
         let data_acked = (acked - fin_now_acked as u32).min(self.snd.len() as u32);
         self.snd.consume(data_acked as usize);
         let newly = (ack - self.snd_una) as u32;
+        self.retrans_acked(ack);
         self.stats.bytes_acked += u64::from(data_acked);
         self.stats.delivered += newly.div_ceil(u32::from(self.mss.max(1))).max(1);
         self.snd_una = ack;
@@ -1204,6 +1212,23 @@ impl Conn {
     }
 
     /// Send an active RST (`tcp_send_active_reset`) and kill the connection.
+    fn note_retransmit(&mut self, cx: &mut Ctx<'_>, end: SeqNum) {
+        cx.incr(Counter::RetransSegs);
+        self.total_retrans += 1;
+        self.retrans_out += 1;
+        self.retrans_high = self.retrans_high.max(end);
+    }
+
+    /// SND.UNA moved to `ack`: retransmissions it covers are no longer out.
+    fn retrans_acked(&mut self, ack: SeqNum) {
+        if ack >= self.retrans_high {
+            self.retrans_out = 0;
+        } else {
+            let left = ((self.retrans_high - ack) as u32).div_ceil(u32::from(self.mss.max(1)));
+            self.retrans_out = self.retrans_out.min(left);
+        }
+    }
+
     /// A segment without data at SND.NXT (a FIN or RST sent outside the transmit path).
     fn bare(&self, cx: &Ctx<'_>, flags: TcpFlags) -> Ctrl {
         Ctrl {
@@ -1496,6 +1521,8 @@ impl Conn {
             self.retrans_stamp = Some(cx.now - self.rto);
         }
         cx.incr(Counter::TcpTimeouts);
+        // tcp_timeout_mark_lost: everything out is lost now, retransmitted or not.
+        self.retrans_out = 0;
         match self.state {
             TcpState::SynSent | TcpState::SynRecv => {
                 cx.incr(Counter::TcpSynRetrans);
@@ -1823,8 +1850,7 @@ impl Conn {
             if self.retransmits == 0 {
                 self.rtt_probe = Some((self.iss, now));
             } else {
-                cx.incr(Counter::RetransSegs);
-                self.total_retrans += 1;
+                self.note_retransmit(cx, self.iss + 1);
             }
             if self.rtx_deadline.is_none() {
                 self.rtx_deadline = Some(now + self.rto);
@@ -1862,8 +1888,7 @@ impl Conn {
                 flags |= TcpFlags::FIN;
             }
             if len > 0 || flags.fin() {
-                cx.incr(Counter::RetransSegs);
-                self.total_retrans += 1;
+                self.note_retransmit(cx, seq + len + flags.fin() as u32);
                 if len > 0 && len as usize == self.snd.len() {
                     flags |= TcpFlags::PSH;
                 }
@@ -1892,12 +1917,13 @@ impl Conn {
                 flags |= TcpFlags::PSH;
             }
             self.snd_nxt = self.snd_nxt + len + fin as u32;
-            if len < self.mss as u32 {
+            // Minshall's small-segment mark moves with new data only (tcp_minshall_update
+            // runs in tcp_write_xmit, not on retransmission).
+            if len < self.mss as u32 && !retransmission {
                 self.snd_sml = self.snd_nxt;
             }
             if retransmission {
-                cx.incr(Counter::RetransSegs);
-                self.total_retrans += 1;
+                self.note_retransmit(cx, self.snd_nxt);
             } else if self.rtt_probe.is_none() {
                 self.rtt_probe = Some((seq, now));
             }
@@ -2123,6 +2149,7 @@ impl Conn {
             reordering: 3,
             rcv_space: self.rcv.capacity() as u32,
             total_retrans: self.total_retrans,
+            retrans: self.retrans_out,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
             segs_out: self.stats.segs_out,

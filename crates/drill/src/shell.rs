@@ -92,7 +92,8 @@ impl Runner {
             "ip" if words[1..] == ["tcp_metrics", "flush", "all"]
                 || words[1..] == ["tcp_metrics", "flush"] =>
             {
-                // Forget cached Fast Open cookies and metrics: synack keeps none yet.
+                self.stack.fastopen_cache_flush();
+                self.note(|| "tcp_metrics flushed (Fast Open cookies forgotten)".into());
                 Ok(())
             }
             "tc" => {
@@ -137,6 +138,8 @@ impl Runner {
         cfg.load_file(&conf)
             .map_err(|e| format!("defaults.sh: {e}"))?;
         *self.stack.config_mut() = cfg;
+        // The suites' defaults.sh also flushes tcp_metrics (cached Fast Open cookies).
+        self.stack.fastopen_cache_flush();
         self.note(|| format!("applied {}", conf.display()));
         Ok(())
     }
