@@ -107,6 +107,11 @@ pub(crate) struct Conn {
     pub(crate) neg: Negotiated,
     /// Our MSS option (advmss).
     pub(crate) advmss: u16,
+    /// Path MTU learned from ICMP (fragmentation needed / packet too big).
+    pmtu: Option<u32>,
+    /// An ICMP error on an established connection (`sk_err_soft`): reported instead of
+    /// ETIMEDOUT if the connection times out.
+    soft_error: Option<Errno>,
     /// Payload per segment we send (peer MSS, path MTU, TCP_MAXSEG, minus options).
     pub(crate) mss: u16,
     pub(crate) ts_off: u32,
@@ -388,6 +393,8 @@ impl Conn {
         let cfg = cx.cfg;
         let advmss = advmss(cfg, local, opts.maxseg);
         Conn {
+            pmtu: None,
+            soft_error: None,
             state: TcpState::Closed,
             local,
             remote,
@@ -486,8 +493,18 @@ impl Conn {
         cx.events.state(cx.now, self.local, self.remote, from, to);
     }
 
-    fn set_mss(&mut self, cfg: &Config) {
+    /// MSS of the path: the interface's, or a smaller path MTU learned from ICMP.
+    fn path_mss(&self, cfg: &Config) -> u16 {
         let path = advmss(cfg, self.local, None);
+        let hdr = if self.local.is_ipv4() { 40 } else { 60 };
+        match self.pmtu {
+            Some(m) => path.min(m.saturating_sub(hdr).max(88) as u16),
+            None => path,
+        }
+    }
+
+    fn set_mss(&mut self, cfg: &Config) {
+        let path = self.path_mss(cfg);
         let mut mss = path.min(self.neg.peer_mss);
         if let Some(user) = self.opts.maxseg {
             mss = mss.min(user);
@@ -1229,6 +1246,82 @@ impl Conn {
         }
     }
 
+    /// An ICMP error quoting our segment at `seq` (`tcp_v4_err`).
+    pub(crate) fn on_icmp(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        kind: synack_wire::IcmpKind,
+        seq: SeqNum,
+    ) -> Next {
+        use synack_wire::IcmpKind;
+        if self.state == TcpState::Closed {
+            return Next::Keep;
+        }
+        if seq < self.snd_una || seq > self.snd_nxt {
+            cx.incr(Counter::OutOfWindowIcmps);
+            return Next::Keep;
+        }
+        let err = match kind {
+            IcmpKind::PacketTooBig { mtu } => {
+                self.pmtu_reduced(cx, mtu);
+                return Next::Keep;
+            }
+            IcmpKind::Unreachable { code } => match code {
+                0 => Errno::ENETUNREACH,
+                2 => Errno::ENOPROTOOPT,
+                3 if self.local.is_ipv4() => Errno::ECONNREFUSED,
+                4 if !self.local.is_ipv4() => Errno::ECONNREFUSED,
+                1 if !self.local.is_ipv4() => Errno::EACCES,
+                _ => Errno::EHOSTUNREACH,
+            },
+            IcmpKind::TimeExceeded => Errno::EHOSTUNREACH,
+            IcmpKind::ParameterProblem => Errno::EPROTO,
+        };
+        // Opening (or a Fast Open child still in SYN_RECV): the attempt fails now.
+        let opening = self.state == TcpState::SynSent
+            || (self.state == TcpState::SynRecv && self.passive_fastopen);
+        if opening {
+            if self.state == TcpState::SynSent {
+                cx.incr(Counter::AttemptFails);
+            }
+            self.kill(cx, Some(err));
+            return Next::Closed;
+        }
+        // Connected: only a soft error, reported if the connection later times out.
+        self.soft_error = Some(err);
+        Next::Keep
+    }
+
+    /// `tcp_v4_mtu_reduced`: a smaller path MTU shrinks the MSS; what is in flight and
+    /// too big goes again now (tcp_simple_retransmit) — for a SYN with data, a plain SYN.
+    fn pmtu_reduced(&mut self, cx: &mut Ctx<'_>, mtu: u32) {
+        let hdr = if self.local.is_ipv4() { 40 } else { 60 };
+        let current = u32::from(self.path_mss(cx.cfg)) + hdr;
+        if mtu < 68 || mtu >= current {
+            return;
+        }
+        self.pmtu = Some(mtu);
+        self.advmss = self.advmss.min(self.path_mss(cx.cfg));
+        self.set_mss(cx.cfg);
+        if self.state == TcpState::SynSent && self.fo.syn_data > 0 {
+            // Linux retransmits a regular SYN at once; the data goes after the handshake.
+            self.fo.resend = self.fo.syn_data;
+            self.fo.syn_data = 0;
+            self.fo.option = false;
+            self.syn_pending = true;
+            self.snd_nxt = self.iss;
+            self.rtt_probe = None;
+            cx.incr(Counter::RetransSegs);
+            self.total_retrans += 1;
+        } else if self.snd_nxt > self.snd_una && self.state != TcpState::SynSent {
+            self.snd_nxt = self.snd_una;
+            if self.fin_sent && !self.fin_acked() {
+                self.fin_sent = false;
+            }
+            self.rtt_probe = None;
+        }
+    }
+
     /// A segment without data at SND.NXT (a FIN or RST sent outside the transmit path).
     fn bare(&self, cx: &Ctx<'_>, flags: TcpFlags) -> Ctrl {
         Ctrl {
@@ -1513,7 +1606,9 @@ impl Conn {
             } else {
                 cx.incr(Counter::TcpAbortOnTimeout);
             }
-            self.kill(cx, Some(Errno::ETIMEDOUT));
+            // tcp_write_err: a soft error from ICMP explains the timeout better.
+            let err = self.soft_error.unwrap_or(Errno::ETIMEDOUT);
+            self.kill(cx, Some(err));
             return Next::Closed;
         }
         if self.retrans_stamp.is_none() {

@@ -7,6 +7,8 @@ use std::io;
 #[non_exhaustive]
 pub enum Errno {
     EPERM,
+    EACCES,
+    EPROTO,
     EBADF,
     EAGAIN,
     EINVAL,
@@ -38,6 +40,8 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => 1,
+            EACCES => 13,
+            EPROTO => 71,
             EBADF => 9,
             EAGAIN => 11,
             EINVAL => 22,
@@ -72,10 +76,12 @@ impl Errno {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
-    pub const ALL: [Errno; 24] = {
+    pub const ALL: [Errno; 26] = {
         use Errno::*;
         [
             EPERM,
+            EACCES,
+            EPROTO,
             EBADF,
             EAGAIN,
             EINVAL,
@@ -106,6 +112,8 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => "EPERM",
+            EACCES => "EACCES",
+            EPROTO => "EPROTO",
             EBADF => "EBADF",
             EAGAIN => "EAGAIN",
             EINVAL => "EINVAL",
@@ -137,6 +145,8 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => "Operation not permitted",
+            EACCES => "Permission denied",
+            EPROTO => "Protocol error",
             EBADF => "Bad file descriptor",
             EAGAIN => "Resource temporarily unavailable",
             EINVAL => "Invalid argument",
@@ -178,7 +188,7 @@ impl Errno {
             ETIMEDOUT => K::TimedOut,
             ECONNREFUSED => K::ConnectionRefused,
             EOPNOTSUPP | ENOPROTOOPT | EAFNOSUPPORT => K::Unsupported,
-            EPERM => K::PermissionDenied,
+            EPERM | EACCES => K::PermissionDenied,
             _ => K::Other,
         }
     }

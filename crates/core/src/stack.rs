@@ -18,7 +18,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
-use synack_wire::{IpInfo, Packet, TcpFlags, TcpOptions, TcpSegment, Timestamps};
+use synack_wire::{IpInfo, Packet, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
 
 /// Linux's default TTL / hop limit.
 const TTL: u8 = 64;
@@ -261,6 +261,7 @@ impl Stack {
         let now = self.clock(now);
         let pkt = match synack_wire::parse(bytes) {
             Ok(p) => p,
+            Err(synack_wire::ParseError::NotTcp) if self.icmp(now, bytes) => return,
             Err(e) => {
                 if let Some(c) = Counter::from_name(e.counter()) {
                     self.counters.incr(c);
@@ -986,6 +987,48 @@ impl Stack {
             lis.accept_q.push_back(i);
         }
         self.apply_next(now, i, next);
+    }
+
+    /// An ICMP error about one of our segments (`tcp_v4_err`, `tcp_v6_err`). Returns
+    /// false when the bytes are not an ICMP message TCP acts on.
+    fn icmp(&mut self, now: Instant, bytes: &[u8]) -> bool {
+        let Ok(Some(e)) = synack_wire::parse_icmp(bytes) else {
+            return false;
+        };
+        if !self.addrs.contains(&e.local.ip()) {
+            return true;
+        }
+        match self.demux.get(&(e.local, e.remote)).copied() {
+            Some(Entry::Conn(i)) => {
+                let Some(c) = self.conns.get_mut(i) else {
+                    return true;
+                };
+                let mut cx = cx!(self, now);
+                let next = c.on_icmp(&mut cx, e.kind, SeqNum(e.seq));
+                self.apply_next(now, i, next);
+            }
+            Some(Entry::Req(r)) => {
+                // tcp_req_err: an ICMP for another ISN is out of window; net or host
+                // unreachable (and parameter problems) drop the request.
+                let Some(req) = self.reqs.get(r) else {
+                    return true;
+                };
+                let l = req.listener;
+                if e.seq != req.iss {
+                    self.counters.incr(Counter::OutOfWindowIcmps);
+                } else if matches!(
+                    e.kind,
+                    synack_wire::IcmpKind::Unreachable { code: 0 | 1 }
+                        | synack_wire::IcmpKind::ParameterProblem
+                ) {
+                    self.drop_request(r);
+                    let _ = l;
+                    self.counters.incr(Counter::ListenDrops);
+                }
+            }
+            _ => {}
+        }
+        true
     }
 
     /// A bare ACK for a request (`tcp_v4_reqsk_send_ack`).

@@ -417,4 +417,54 @@ mod tests {
         });
         assert_eq!(decode(&v6).expect("valid").ack, 2);
     }
+
+    #[test]
+    fn icmp_errors_we_build_are_the_ones_the_stack_reads() {
+        use synack_core::wire::{parse_icmp, IcmpKind};
+        let local: SocketAddr = "192.168.0.1:40001".parse().unwrap();
+        let remote: SocketAddr = "192.0.2.1:8080".parse().unwrap();
+        let line = |kind: &str, code: Option<&str>, mtu| IcmpLine {
+            kind: kind.into(),
+            code: code.map(str::to_string),
+            mtu,
+            quoted: None,
+        };
+        let b = icmp_bytes(
+            &line("unreachable", Some("frag_needed"), Some(800)),
+            local,
+            remote,
+            77,
+            10,
+        )
+        .unwrap();
+        let e = parse_icmp(&b).unwrap().expect("an error TCP acts on");
+        assert_eq!((e.local, e.remote, e.seq), (local, remote, 77));
+        assert_eq!(e.kind, IcmpKind::PacketTooBig { mtu: 800 });
+        let b = icmp_bytes(
+            &line("unreachable", Some("host_unreachable"), None),
+            local,
+            remote,
+            1,
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            parse_icmp(&b).unwrap().unwrap().kind,
+            IcmpKind::Unreachable { code: 1 }
+        );
+        let l6: SocketAddr = "[fd3d:a0b:17d6::1]:40001".parse().unwrap();
+        let r6: SocketAddr = "[fd3d:fa7b:d17d::1]:8080".parse().unwrap();
+        let b = icmp_bytes(&line("packet_too_big", None, Some(1400)), l6, r6, 5, 0).unwrap();
+        let e = parse_icmp(&b).unwrap().unwrap();
+        assert_eq!(e.kind, IcmpKind::PacketTooBig { mtu: 1400 });
+        assert_eq!((e.local, e.remote), (l6, r6));
+        // A corrupted checksum is rejected, never mistaken for an error to act on.
+        let mut bad = b.clone();
+        bad[45] ^= 0xff;
+        assert!(parse_icmp(&bad).is_err());
+        // Truncations never panic.
+        for n in 0..b.len() {
+            let _ = parse_icmp(&b[..n]);
+        }
+    }
 }

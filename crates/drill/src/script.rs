@@ -681,7 +681,24 @@ fn parse_packet(
         }
     }
     if words.first() == Some(&"icmp") {
-        return parse_icmp(&words[1..]).map(|i| {
+        // Defines may name the code (`icmp unreachable CODE` with -D CODE=...).
+        let resolved: Vec<String> = words[1..]
+            .iter()
+            .map(|w| match defines.iter().find(|(n, _)| n == w) {
+                Some((_, v)) => v.clone(),
+                None => w.to_string(),
+            })
+            .collect();
+        if let Some(w) = resolved
+            .iter()
+            .find(|w| w.len() > 1 && w.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        {
+            return Err(format!(
+                "{w} is not defined (pass -D {w}=... as to packetdrill)"
+            ));
+        }
+        let words: Vec<&str> = resolved.iter().map(String::as_str).collect();
+        return parse_icmp(&words).map(|i| {
             EventKind::Packet(PacketLine {
                 inbound,
                 ports,

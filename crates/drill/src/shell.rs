@@ -178,6 +178,8 @@ impl Runner {
                 .map(str::trim)
                 .filter(|p| !p.is_empty() && !p.starts_with('-'))
                 .ok_or_else(|| format!("unsupported: `| {g}`"))?;
+            // The pattern is grep's first argument; what follows is a redirection.
+            let pat = pat.split_whitespace().next().unwrap_or(pat);
             let pat = pat.trim_matches(['"', '\'']);
             if !lines.iter().any(|l| l.contains(pat)) {
                 return Err(format!(

@@ -49,6 +49,8 @@ fn names_are_the_documented_ones() {
             "syn-flood-cookies",
             "keepalive-dead-peer",
             "keepalive-probe-answered",
+            "fast-open",
+            "fast-open-bad-cookie",
             "fin-lost",
             "fin-wait-1-zero-window",
             "close-wait-leak",
@@ -689,4 +691,210 @@ fn linger_zero_and_unread_data_reset() {
     let k = w.sim.stack(c).counters();
     assert_eq!(k.get(Counter::TcpAbortOnData), 1);
     assert_eq!(k.get(Counter::TcpAbortOnClose), 1);
+}
+
+/// The Fast Open option of each segment `h` sent matching `m`, in order: `None` (no
+/// option), `Some("")` (a cookie request) or `Some(hex cookie)`; with the payload length.
+fn fast_open_options(w: &World, h: synack_sim::HostId, m: Match) -> Vec<(Option<String>, u32)> {
+    w.sim
+        .events_of(h)
+        .filter_map(|e| match &e.kind {
+            synack_sim::SimEventKind::Stack(synack_core::EventKind::Send(s))
+                if m.matches(Some(s)) =>
+            {
+                let cookie = s.options.fast_open.map(|o| {
+                    o.cookie()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                });
+                Some((cookie, s.len))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn fast_open_second_fetch_takes_one_rtt() {
+    for profile in [Profile::Seed, Profile::Linux] {
+        let opts = Options {
+            profile,
+            ..Default::default()
+        };
+        let (w, v) = run("fast-open", &opts);
+        let (c, s) = (w.client, w.server);
+        assert!(v.pass, "{profile:?}: {}", v.line);
+        assert!(
+            v.line
+                .starts_with("request → first response byte: 100 ms then 50 ms. First fetch: sendto() -1 EINPROGRESS"),
+            "{}",
+            v.line
+        );
+        // First SYN: a cookie request, no data; second: the cookie and the 34-byte request.
+        assert_eq!(w.sent(c, Match::Syn), secs(&[0.0, 1.0]));
+        let syns = fast_open_options(&w, c, Match::Syn);
+        let synacks = fast_open_options(&w, s, Match::SynAck);
+        assert_eq!(syns[0], (Some(String::new()), 0));
+        let cookie = synacks[0].0.clone().unwrap();
+        assert_eq!(cookie.len(), 16, "an 8-byte cookie");
+        assert_eq!(syns[1], (Some(cookie.clone()), 34));
+        // A valid cookie: the SYN-ACK carries no cookie.
+        assert_eq!(synacks[1], (None, 0));
+        assert!(v
+            .line
+            .contains(&format!("SYN + cookie {cookie} + 34 request bytes")));
+        // The request: after the handshake the first time, in the SYN the second.
+        assert_eq!(w.sent(c, Match::Data), secs(&[0.05, 1.0]));
+        // The page: after the request arrived (0.075 s), and at once on the SYN (1.025 s),
+        // before the server's handshake completes (1.075 s).
+        assert_eq!(
+            w.sent(s, Match::Data),
+            secs(&[0.075, 0.075, 0.075, 1.025, 1.025, 1.025])
+        );
+        assert_eq!(
+            w.transitions(s, Some(Listen), SynRecv),
+            secs(&[0.025, 1.025])
+        );
+        assert_eq!(
+            w.transitions(s, Some(SynRecv), Established),
+            secs(&[0.075, 1.075])
+        );
+        assert!(
+            v.line.contains(
+                "server accept() at +25 ms in SYN-RECV, request read at +25 ms in SYN-RECV; \
+                 first response byte after 50 ms (1 RTT)"
+            ),
+            "{}",
+            v.line
+        );
+        assert!(v.line.contains("TCPI_OPT_SYN_DATA set"), "{}", v.line);
+        let (kc, ks) = (w.sim.stack(c).counters(), w.sim.stack(s).counters());
+        assert_eq!(kc.get(Counter::TcpFastOpenActive), 1);
+        assert_eq!(kc.get(Counter::TcpFastOpenActiveFail), 0);
+        assert_eq!(ks.get(Counter::TcpFastOpenCookieReqd), 1);
+        assert_eq!(ks.get(Counter::TcpFastOpenPassive), 1);
+        assert_eq!(ks.get(Counter::TcpFastOpenPassiveFail), 0);
+    }
+}
+
+#[test]
+fn fast_open_cookie_depends_on_the_key_and_addresses_only() {
+    // The same key gives the same cookie whatever the sim seed; the bad-cookie story's
+    // new key gives the cookie a fast-open run with that key gets.
+    let key = "0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9";
+    let cookie_of = |name: &str, seed: u64, sets: &[(&str, &str)], k: usize| {
+        let opts = Options {
+            seed,
+            sets: sets
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let (w, v) = run(name, &opts);
+        assert!(v.pass, "{name}: {}", v.line);
+        fast_open_options(&w, w.server, Match::SynAck)[k]
+            .0
+            .clone()
+            .unwrap()
+    };
+    let fixed = [("net.ipv4.tcp_fastopen_key", key)];
+    let a = cookie_of("fast-open", 1, &fixed, 0);
+    assert_eq!(a, cookie_of("fast-open", 2, &fixed, 0));
+    assert_eq!(a, cookie_of("fast-open-bad-cookie", 0, &[], 1));
+    // Random keys (the default) differ from seed to seed.
+    assert_ne!(
+        cookie_of("fast-open", 1, &[], 0),
+        cookie_of("fast-open", 2, &[], 0)
+    );
+}
+
+#[test]
+fn fast_open_bad_cookie_falls_back_and_gets_a_new_one() {
+    for profile in [Profile::Seed, Profile::Linux] {
+        let opts = Options {
+            profile,
+            ..Default::default()
+        };
+        let (w, v) = run("fast-open-bad-cookie", &opts);
+        let (c, s) = (w.client, w.server);
+        assert!(v.pass, "{profile:?}: {}", v.line);
+        assert!(
+            v.line
+                .starts_with("request → first response byte: 100 ms, 100 ms, 50 ms."),
+            "{}",
+            v.line
+        );
+        let syns = fast_open_options(&w, c, Match::Syn);
+        let synacks = fast_open_options(&w, s, Match::SynAck);
+        let old = synacks[0].0.clone().unwrap();
+        let new = synacks[1].0.clone().unwrap();
+        assert_ne!(old, new);
+        assert_eq!(
+            syns,
+            [
+                (Some(String::new()), 0),
+                (Some(old.clone()), 34),
+                (Some(new.clone()), 34)
+            ]
+        );
+        assert_eq!(synacks[2], (None, 0));
+        assert!(
+            v.line.contains(&format!(
+                "the SYN-ACK acknowledged only the SYN and brought a new cookie {new} \
+                 (TcpExtTCPFastOpenPassiveFail 1); the client sent the request again after \
+                 the handshake at +50 ms (TcpExtTCPFastOpenActiveFail 1"
+            )),
+            "{}",
+            v.line
+        );
+        // The request: after the first handshake; in the second SYN and again after its
+        // handshake; in the third SYN only.
+        assert_eq!(w.sent(c, Match::Data), secs(&[0.05, 1.0, 1.05, 2.0]));
+        assert_eq!(
+            w.transitions(s, Some(SynRecv), Established),
+            secs(&[0.075, 1.075, 2.075])
+        );
+        let (kc, ks) = (w.sim.stack(c).counters(), w.sim.stack(s).counters());
+        assert_eq!(kc.get(Counter::TcpFastOpenActive), 1);
+        assert_eq!(kc.get(Counter::TcpFastOpenActiveFail), 1);
+        assert_eq!(ks.get(Counter::TcpFastOpenCookieReqd), 1);
+        assert_eq!(ks.get(Counter::TcpFastOpenPassive), 1);
+        assert_eq!(ks.get(Counter::TcpFastOpenPassiveFail), 1);
+    }
+    // A run that set the story's new key already gets the other one.
+    let (_, v) = with(
+        "fast-open-bad-cookie",
+        &[(
+            "net.ipv4.tcp_fastopen_key",
+            "0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9",
+        )],
+    );
+    assert!(v.pass, "{}", v.line);
+    assert!(
+        v.line
+            .contains("Server key set to f9e8d7c6-b5a49382-71605f4e-3d2c1b0a at 0.5 s"),
+        "{}",
+        v.line
+    );
+}
+
+#[test]
+fn fast_open_needs_the_client_and_server_bits() {
+    // Without the client bit sendto(MSG_FASTOPEN) is refused.
+    let (_, v) = with("fast-open", &[("net.ipv4.tcp_fastopen", "0")]);
+    assert!(!v.pass);
+    assert_eq!(v.line, "sendto(MSG_FASTOPEN) failed: EOPNOTSUPP");
+    // Without the server bit (0x400 alone does nothing) the server never gives a cookie:
+    // both fetches take 2 RTT, and the verdict says so.
+    let (_, v) = with("fast-open", &[("net.ipv4.tcp_fastopen", "0x401")]);
+    assert!(!v.pass);
+    assert!(
+        v.line
+            .starts_with("request → first response byte: 100 ms then 100 ms.")
+            && v.line.contains("the SYN-ACK brought NO cookie"),
+        "{}",
+        v.line
+    );
 }

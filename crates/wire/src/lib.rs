@@ -298,4 +298,4 @@ mod error;
 pub use error::ParseError;
 
 mod packet;
-pub use packet::{emit, emitted_len, parse};
+pub use packet::{emit, emitted_len, parse, parse_icmp, IcmpError, IcmpKind};

@@ -60,19 +60,137 @@ fn fold(mut acc: u64) -> u16 {
 
 /// Sum of the TCP pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6).
 fn pseudo_sum(src: &IpAddr, dst: &IpAddr, tcp_len: usize) -> u64 {
-    let len = tcp_len as u64;
+    pseudo_sum_proto(src, dst, tcp_len, IPPROTO_TCP)
+}
+
+fn pseudo_sum_proto(src: &IpAddr, dst: &IpAddr, len: usize, proto: u8) -> u64 {
+    let len = len as u64;
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            sum(&d.octets(), sum(&s.octets(), 0)) + u64::from(IPPROTO_TCP) + len
+            sum(&d.octets(), sum(&s.octets(), 0)) + u64::from(proto) + len
         }
         _ => {
             let (s, d) = (v6_of(*src), v6_of(*dst));
-            sum(&d.octets(), sum(&s.octets(), 0))
-                + (len >> 16)
-                + (len & 0xFFFF)
-                + u64::from(IPPROTO_TCP)
+            sum(&d.octets(), sum(&s.octets(), 0)) + (len >> 16) + (len & 0xFFFF) + u64::from(proto)
         }
     }
+}
+
+/// IP protocol numbers of ICMP and ICMPv6.
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// An ICMP error about a TCP segment we sent: what it says and which segment it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpError {
+    /// Who sent the ICMP message.
+    pub from: IpAddr,
+    pub kind: IcmpKind,
+    /// The quoted segment's addresses and ports: its source is us.
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+    /// The quoted segment's sequence number.
+    pub seq: u32,
+}
+
+/// The ICMP errors TCP acts on (Linux `tcp_v4_err` / `tcp_v6_err`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcmpKind {
+    /// Destination unreachable (ICMPv4 type 3 but code 4; ICMPv6 type 1), with its code.
+    Unreachable { code: u8 },
+    /// The path MTU is smaller (ICMPv4 fragmentation needed, ICMPv6 packet too big).
+    PacketTooBig { mtu: u32 },
+    /// Time exceeded (ICMPv4 type 11, ICMPv6 type 3).
+    TimeExceeded,
+    /// Parameter problem (ICMPv4 type 12, ICMPv6 type 4).
+    ParameterProblem,
+}
+
+/// Parse an ICMP or ICMPv6 error that quotes a TCP segment. `Ok(None)`: a valid ICMP
+/// message TCP does not act on (echo, redirect, source quench, ...). Errors as [`parse`].
+pub fn parse_icmp(bytes: &[u8]) -> Result<Option<IcmpError>, ParseError> {
+    let first = bytes.first().ok_or(ParseError::TooShort)?;
+    let (ip, proto, body) = match first >> 4 {
+        4 => ipv4(bytes)?,
+        6 => ipv6(bytes)?,
+        _ => return Err(ParseError::BadIpVersion),
+    };
+    let v4 = ip.src.is_ipv4();
+    if proto != if v4 { IPPROTO_ICMP } else { IPPROTO_ICMPV6 } {
+        return Err(ParseError::NotTcp);
+    }
+    if body.len() < 8 {
+        return Err(ParseError::TcpTruncated);
+    }
+    let acc = if v4 {
+        sum(body, 0)
+    } else {
+        sum(
+            body,
+            pseudo_sum_proto(&ip.src, &ip.dst, body.len(), IPPROTO_ICMPV6),
+        )
+    };
+    if fold(acc) != 0xFFFF {
+        return Err(ParseError::BadTcpChecksum);
+    }
+    let (ty, code) = (body[0], body[1]);
+    let kind = match (v4, ty, code) {
+        (true, 3, 4) => IcmpKind::PacketTooBig {
+            mtu: u32::from(be16(body, 6)),
+        },
+        (true, 3, c) => IcmpKind::Unreachable { code: c },
+        (true, 11, _) | (false, 3, _) => IcmpKind::TimeExceeded,
+        (true, 12, _) | (false, 4, _) => IcmpKind::ParameterProblem,
+        (false, 1, c) => IcmpKind::Unreachable { code: c },
+        (false, 2, _) => IcmpKind::PacketTooBig {
+            mtu: u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
+        },
+        _ => return Ok(None),
+    };
+    // The quoted packet: our IP header and at least 8 bytes of our TCP header.
+    let quoted = &body[8..];
+    let (qip, qproto, qtcp) = match quoted.first().map(|b| b >> 4) {
+        Some(4) if v4 => quoted_ipv4(quoted)?,
+        Some(6) if !v4 => quoted_ipv6(quoted)?,
+        _ => return Err(ParseError::TooShort),
+    };
+    if qproto != IPPROTO_TCP || qtcp.len() < 8 {
+        return Ok(None);
+    }
+    Ok(Some(IcmpError {
+        from: ip.src,
+        kind,
+        local: std::net::SocketAddr::new(qip.0, be16(qtcp, 0)),
+        remote: std::net::SocketAddr::new(qip.1, be16(qtcp, 2)),
+        seq: u32::from_be_bytes([qtcp[4], qtcp[5], qtcp[6], qtcp[7]]),
+    }))
+}
+
+/// A quoted packet: (source, destination), transport protocol, transport bytes.
+type Quoted<'a> = ((IpAddr, IpAddr), u8, &'a [u8]);
+
+/// The header of a quoted IPv4 packet (it may be truncated: no length checks beyond it).
+fn quoted_ipv4(b: &[u8]) -> Result<Quoted<'_>, ParseError> {
+    let ihl = usize::from(b[0] & 0x0F) * 4;
+    if ihl < IPV4_HEADER_LEN || ihl > b.len() {
+        return Err(ParseError::BadIpHeaderLength);
+    }
+    Ok((
+        (IpAddr::V4(v4_at(b, 12)), IpAddr::V4(v4_at(b, 16))),
+        b[9],
+        &b[ihl..],
+    ))
+}
+
+fn quoted_ipv6(b: &[u8]) -> Result<Quoted<'_>, ParseError> {
+    if b.len() < IPV6_HEADER_LEN {
+        return Err(ParseError::TooShort);
+    }
+    Ok((
+        (IpAddr::V6(v6_at(b, 8)), IpAddr::V6(v6_at(b, 24))),
+        b[6],
+        &b[IPV6_HEADER_LEN..],
+    ))
 }
 
 /// Parse one IPv4 or IPv6 packet carrying TCP. Never panics; see [`ParseError`] for what
@@ -82,16 +200,20 @@ fn pseudo_sum(src: &IpAddr, dst: &IpAddr, tcp_len: usize) -> u64 {
 /// trims them. IPv4 options and IPv6 extension headers are skipped, not kept.
 pub fn parse(bytes: &[u8]) -> Result<Packet<'_>, ParseError> {
     let first = bytes.first().ok_or(ParseError::TooShort)?;
-    let (ip, segment) = match first >> 4 {
-        4 => parse_ipv4(bytes)?,
-        6 => parse_ipv6(bytes)?,
+    let (ip, proto, segment) = match first >> 4 {
+        4 => ipv4(bytes)?,
+        6 => ipv6(bytes)?,
         _ => return Err(ParseError::BadIpVersion),
     };
+    if proto != IPPROTO_TCP {
+        return Err(ParseError::NotTcp);
+    }
     let tcp = parse_tcp(&ip, segment)?;
     Ok(Packet { ip, tcp })
 }
 
-fn parse_ipv4(b: &[u8]) -> Result<(IpInfo, &[u8]), ParseError> {
+/// The IPv4 header checked; returns the transport protocol and its bytes.
+fn ipv4(b: &[u8]) -> Result<(IpInfo, u8, &[u8]), ParseError> {
     if b.len() < IPV4_HEADER_LEN {
         return Err(ParseError::TooShort);
     }
@@ -113,15 +235,12 @@ fn parse_ipv4(b: &[u8]) -> Result<(IpInfo, &[u8]), ParseError> {
     if be16(b, 6) & 0x3FFF != 0 {
         return Err(ParseError::Fragment);
     }
-    if b[9] != IPPROTO_TCP {
-        return Err(ParseError::NotTcp);
-    }
     let ip = IpInfo {
         src: IpAddr::V4(v4_at(b, 12)),
         dst: IpAddr::V4(v4_at(b, 16)),
         ttl: b[8],
     };
-    Ok((ip, &b[ihl..total]))
+    Ok((ip, b[9], &b[ihl..total]))
 }
 
 const NEXTHDR_HOP: u8 = 0;
@@ -129,7 +248,8 @@ const NEXTHDR_ROUTING: u8 = 43;
 const NEXTHDR_FRAGMENT: u8 = 44;
 const NEXTHDR_DEST: u8 = 60;
 
-fn parse_ipv6(b: &[u8]) -> Result<(IpInfo, &[u8]), ParseError> {
+/// The IPv6 header and extension headers checked; returns the final next header.
+fn ipv6(b: &[u8]) -> Result<(IpInfo, u8, &[u8]), ParseError> {
     if b.len() < IPV6_HEADER_LEN {
         return Err(ParseError::TooShort);
     }
@@ -142,7 +262,7 @@ fn parse_ipv6(b: &[u8]) -> Result<(IpInfo, &[u8]), ParseError> {
     // Each extension header is at least 8 bytes, so this loop ends within 8192 rounds.
     loop {
         match next {
-            IPPROTO_TCP => break,
+            IPPROTO_TCP | IPPROTO_ICMPV6 => break,
             // Hop-by-hop is only valid right after the fixed header; elsewhere Linux has
             // no handler for it and counts an unknown protocol.
             NEXTHDR_HOP if off == IPV6_HEADER_LEN => {}
@@ -166,7 +286,7 @@ fn parse_ipv6(b: &[u8]) -> Result<(IpInfo, &[u8]), ParseError> {
         dst: IpAddr::V6(v6_at(b, 24)),
         ttl: b[7],
     };
-    Ok((ip, &b[off..end]))
+    Ok((ip, next, &b[off..end]))
 }
 
 fn parse_tcp<'a>(ip: &IpInfo, seg: &'a [u8]) -> Result<TcpSegment<'a>, ParseError> {

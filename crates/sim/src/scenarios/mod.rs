@@ -33,6 +33,7 @@ use synack_core::{
 
 mod accept_queue;
 mod close_wait;
+mod fast_open;
 mod fin_lost;
 mod fin_wait_1;
 mod fin_wait_2;
@@ -110,6 +111,8 @@ pub fn all() -> Vec<Scenario> {
         syn_flood::FLOOD_COOKIES,
         keepalive::DEAD_PEER,
         keepalive::ANSWERED,
+        fast_open::FAST_OPEN,
+        fast_open::BAD_COOKIE,
         fin_lost::FIN_LOST,
         fin_wait_1::SCENARIO,
         close_wait::SCENARIO,
