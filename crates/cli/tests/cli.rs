@@ -31,6 +31,8 @@ fn tour_prints_every_story_and_passes() {
             "syn-flood-cookies",
             "keepalive-dead-peer",
             "keepalive-probe-answered",
+            "fast-open",
+            "fast-open-bad-cookie",
             "fin-lost",
             "fin-wait-1-zero-window",
             "close-wait-leak",
@@ -44,8 +46,8 @@ fn tour_prints_every_story_and_passes() {
         ] {
             assert!(out.contains(name), "{name} missing");
         }
-        assert_eq!(out.matches("verdict: PASS").count(), 22, "{out}");
-        assert!(out.contains("tour: 22 scenarios, every verdict passed"));
+        assert_eq!(out.matches("verdict: PASS").count(), 24, "{out}");
+        assert!(out.contains("tour: 24 scenarios, every verdict passed"));
     }
 }
 
@@ -165,6 +167,6 @@ fn an_unwritable_pcap_fails_before_the_run() {
 fn list_names_every_scenario_with_its_summary() {
     let (code, out, _) = synack(&["scenario", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 22, "{out}");
+    assert_eq!(out.lines().count(), 24, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
 }

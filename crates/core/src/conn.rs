@@ -172,6 +172,16 @@ pub(crate) struct Conn {
     rcv_mss: u32,
     unacked_bytes: u32,
     saw_data: bool,
+    /// Interactive (ping-pong) mode (`icsk_ack.pingpong`): we answered within ato of
+    /// receiving, so ACKs wait to ride on our next data instead of quick-ACKing.
+    pingpong: bool,
+    /// When data (or the SYN-ACK) last arrived (`icsk_ack.lrcvtime`).
+    lrcvtime: Instant,
+    /// The delayed-ACK engine runs (Linux's ato is non-zero): set by the first data
+    /// received, or by quick-ACK mode entered when the SYN-ACK's ACK waits for data.
+    ato_on: bool,
+    /// The SYN-ACK was just processed and its ACK not sent yet.
+    synack_ack_pending: bool,
 
     // Zero-window probes and keepalive.
     pub(crate) probes_out: u32,
@@ -459,6 +469,10 @@ impl Conn {
             rcv_mss: 0,
             unacked_bytes: 0,
             saw_data: false,
+            pingpong: false,
+            lrcvtime: cx.now,
+            ato_on: false,
+            synack_ack_pending: false,
             probes_out: 0,
             probes_stamp: None,
             probe_deadline: None,
@@ -848,6 +862,10 @@ impl Conn {
             self.set_state(cx, TcpState::Established);
             self.arm_keepalive(cx);
             self.ack_now = true;
+            self.lrcvtime = cx.now;
+            // SYN data to resend goes at once with the ACK (tcp_rcv_fastopen_synack
+            // returns early): not the "writer waiting" case.
+            self.synack_ack_pending = self.fo.resend == 0;
             // Data or FIN on the SYN-ACK (Fast Open servers do that).
             if !seg.payload.is_empty() || seg.flags.fin() {
                 self.on_data(cx, seg, self.irs + 1);
@@ -1066,9 +1084,11 @@ impl Conn {
         };
         if !self.saw_data {
             self.saw_data = true;
+            self.ato_on = true;
             let mss = (payload.len() as u32).max(1);
             self.quick = (self.rcv.capacity() as u32 / (2 * mss)).clamp(2, MAX_QUICKACKS);
         }
+        self.lrcvtime = cx.now;
         self.rcv_mss = self
             .rcv_mss
             .max(payload.len() as u32)
@@ -1095,7 +1115,7 @@ impl Conn {
                 self.unacked_bytes += n as u32;
                 self.rcv_ssthresh =
                     (self.rcv_ssthresh + 2 * self.advmss as u32).min(self.rcv.capacity() as u32);
-                if self.quick > 0 {
+                if self.quick > 0 && !self.pingpong {
                     self.quick -= 1;
                     self.ack_now = true;
                 } else if self.unacked_bytes > self.rcv_mss || had_ooo || self.ooo_fin.is_some() {
@@ -1494,6 +1514,8 @@ impl Conn {
         let due = |d: Option<Instant>| matches!(d, Some(t) if t <= now);
         if due(self.delack_deadline) {
             self.delack_deadline = None;
+            // tcp_delack_timer_handler: a delayed ACK that had to fire ends ping-pong.
+            self.pingpong = false;
             self.timer_event(cx, TimerKind::DelayedAck);
             if self.unacked_bytes > 0 || self.rcv_fin || self.needs_ack() {
                 cx.incr(Counter::DelayedAcks);
@@ -2109,6 +2131,19 @@ impl Conn {
         let win_bytes = self.rcv_window_bytes();
         self.rcv_adv = self.rcv_nxt + win_bytes;
         let win = (win_bytes >> self.rcv_wscale()).min(65535) as u16;
+        if len > 0 {
+            if std::mem::take(&mut self.synack_ack_pending) {
+                // The SYN-ACK's ACK rode on data: Linux saved that ACK because a writer
+                // was waiting, entering quick-ACK mode (ato = 40 ms).
+                self.ato_on = true;
+            }
+            // tcp_event_data_sent: a reply within ato of what we received: ping-pong.
+            let ato = if self.ato_on { ATO } else { Duration::ZERO };
+            if cx.now.saturating_duration_since(self.lrcvtime) < ato {
+                self.pingpong = true;
+            }
+        }
+        self.synack_ack_pending = false;
         self.ack_sent();
         self.stats.segs_out += 1;
         if len > 0 {
