@@ -21,6 +21,10 @@ pub struct DrillOpts {
     /// A define, as packetdrill's -D: -D TFO_COOKIE=3021b9d889017eeb
     #[arg(short = 'D', value_name = "NAME=VALUE")]
     defines: Vec<String>,
+    /// Address family to run the scripts in (ipv4 or ipv6), as packetdrill's
+    /// --ip_version; scripts that name their family or addresses keep them.
+    #[arg(long, value_name = "ipv4|ipv6")]
+    ip_version: Option<String>,
     /// A list of script names (relative to the folder given) that passed before: the run
     /// fails only if one of them fails now. New passes are reported, to grow the list.
     #[arg(long, value_name = "FILE")]
@@ -44,10 +48,17 @@ pub fn drill(o: &DrillOpts) -> Result<bool, String> {
             .ok_or_else(|| format!("-D {d}: expected NAME=VALUE"))?;
         defines.push((k.to_string(), v.to_string()));
     }
+    let ipv6 = match o.ip_version.as_deref() {
+        None => None,
+        Some("ipv4") => Some(false),
+        Some("ipv6") => Some(true),
+        Some(other) => return Err(format!("--ip-version {other}: ipv4 or ipv6")),
+    };
     let opts = Options {
         profile: o.profile,
         verbose: o.verbose,
         defines,
+        ipv6,
     };
     let scripts = find_scripts(&o.paths)?;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

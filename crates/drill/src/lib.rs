@@ -36,6 +36,9 @@ pub struct Options {
     pub verbose: bool,
     /// `-D NAME=VALUE` defines, on top of `TFO_COOKIE` for the script's address family.
     pub defines: Vec<(String, String)>,
+    /// Run scripts over IPv6 (`Some(true)`) or IPv4 (`Some(false)`), as packetdrill's
+    /// `--ip_version`; a script's own `--ip_version` flag or name (`*-ipv6.pkt`) wins.
+    pub ipv6: Option<bool>,
 }
 
 /// A script's verdict.
@@ -72,8 +75,9 @@ pub struct Report {
 const TFO_COOKIE_V4: &str = "3021b9d889017eeb";
 const TFO_COOKIE_V6: &str = "c1d1e9742a47a9bc";
 
-/// Which address family a script is for: its `--ip_version` flag, or its name.
-fn wants_ipv6(text: &str, path: &Path) -> Result<bool, String> {
+/// Which address family a script is for: its `--ip_version` flag, or its name, else
+/// the run's choice.
+fn wants_ipv6(text: &str, path: &Path, run: Option<bool>) -> Result<bool, String> {
     for line in text.lines() {
         if let Some(v) = line.trim().strip_prefix("--ip_version=") {
             return match v.trim() {
@@ -84,7 +88,17 @@ fn wants_ipv6(text: &str, path: &Path) -> Result<bool, String> {
         }
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    Ok(stem.ends_with("-ipv6") || stem.ends_with("_ipv6"))
+    if stem.ends_with("-ipv6") || stem.ends_with("_ipv6") {
+        return Ok(true);
+    }
+    if stem.ends_with("-ipv4") || stem.ends_with("_ipv4") {
+        return Ok(false);
+    }
+    // A script that names IPv4 addresses is an IPv4 script whatever the run says.
+    let v4_addresses = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("--local_ip=") && !l.contains(':'));
+    Ok(run.unwrap_or(false) && !v4_addresses)
 }
 
 /// Run one script.
@@ -103,7 +117,7 @@ pub fn run_file(path: &Path, opts: &Options) -> Report {
 
 /// Run a script given as text (`path` names it in messages and anchors `defaults.sh`).
 pub fn run_text(path: &Path, text: &str, opts: &Options, log: &mut Vec<String>) -> Outcome {
-    let v6 = match wants_ipv6(text, path) {
+    let v6 = match wants_ipv6(text, path, opts.ipv6) {
         Ok(v) => v,
         Err(family) => return Outcome::Skip(format!("for another address family ({family})")),
     };
