@@ -213,6 +213,11 @@ impl Config {
         }
     }
 
+    /// The largest RTO (net.ipv4.tcp_rto_max_ms, Linux 6.15; 120 s before).
+    pub fn rto_max(&self) -> Duration {
+        Duration::from_millis(self.later.tcp_rto_max_ms.into())
+    }
+
     /// tcp_orphan_retries as Linux reads it: 0 means 8.
     pub fn orphan_retries(&self) -> u32 {
         if self.tcp_orphan_retries == 0 {
@@ -777,12 +782,12 @@ const SETTINGS: &[Setting] = &[
         u32::MAX as i64,
         "unsent-bytes limit for POLLOUT"
     ),
-    later!(
+    setting!(
         "net.ipv4.tcp_rto_max_ms",
-        tcp_rto_max_ms,
-        1000,
-        120000,
-        "largest RTO (ms)"
+        "1000..=120000",
+        "largest retransmission timeout, ms (backoff of data, SYN-ACKs and probes)",
+        |c| c.later.tcp_rto_max_ms.to_string(),
+        |c, v| c.later.tcp_rto_max_ms = int(v, 1000, 120000)? as u32
     ),
     later!(
         "net.ipv4.tcp_fastopen_blackhole_timeout_sec",

@@ -1666,7 +1666,7 @@ impl Conn {
             && self.total_rto <= cx.cfg.tcp_syn_linear_timeouts as u32;
         if !linear {
             self.backoff += 1;
-            self.rto = (self.rto * 2).min(RTO_MAX);
+            self.rto = (self.rto * 2).min(cx.cfg.rto_max());
         }
         self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
         Next::Keep
@@ -1713,7 +1713,7 @@ impl Conn {
         }
         // `tcp_probe_timer()`: an orphan whose backed-off probe interval reached RTO_MAX
         // is no longer "alive" and gets tcp_orphan_retries as is (0 really means 0 then).
-        let alive = self.probe_interval() < RTO_MAX;
+        let alive = self.probe_interval(cx.cfg) < cx.cfg.rto_max();
         let max_probes = match (self.orphan, alive) {
             (true, true) => cx.cfg.orphan_retries(),
             (true, false) => cx.cfg.tcp_orphan_retries,
@@ -1728,14 +1728,14 @@ impl Conn {
         self.backoff += 1;
         self.probe_now = true;
         cx.incr(Counter::TcpWinProbe);
-        self.probe_deadline = Some(cx.now + self.probe_when(cx.now));
+        self.probe_deadline = Some(cx.now + self.probe_when(cx.now, cx.cfg));
         Next::Keep
     }
 
     /// The next probe's delay, clamped to what is left of TCP_USER_TIMEOUT
     /// (`tcp_clamp_probe0_to_user_timeout`, at least TCP_TIMEOUT_MIN).
-    fn probe_when(&self, now: Instant) -> Duration {
-        let when = self.probe_interval();
+    fn probe_when(&self, now: Instant, cfg: &Config) -> Duration {
+        let when = self.probe_interval(cfg);
         match (self.probes_stamp, self.opts.user_timeout) {
             (Some(t), ut) if ut > 0 => {
                 let left = Duration::from_millis(ut.into())
@@ -1746,8 +1746,8 @@ impl Conn {
         }
     }
 
-    fn probe_interval(&self) -> Duration {
-        (self.rto * (1u32 << self.backoff.min(16))).min(RTO_MAX)
+    fn probe_interval(&self, cfg: &Config) -> Duration {
+        (self.rto * (1u32 << self.backoff.min(16))).min(cfg.rto_max())
     }
 
     fn has_unsent(&self) -> bool {
@@ -2076,7 +2076,7 @@ impl Conn {
 
     /// `tcp_check_probe_timer()`: data waits, nothing is in flight, and the window
     /// will not let it go: probe the window until it opens.
-    pub(crate) fn check_probe_timer(&mut self, now: Instant) {
+    pub(crate) fn check_probe_timer(&mut self, now: Instant, cfg: &Config) {
         if self.probe_deadline.is_none()
             && self.rtx_deadline.is_none()
             && self.snd_nxt == self.snd_una
@@ -2091,7 +2091,7 @@ impl Conn {
             && self.has_unsent()
             && !self.can_send_data()
         {
-            self.probe_deadline = Some(now + self.probe_interval());
+            self.probe_deadline = Some(now + self.probe_interval(cfg));
         }
     }
 

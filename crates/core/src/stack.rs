@@ -851,7 +851,7 @@ impl Stack {
                 req.synack_pending = true;
             }
             self.txq.push_back(Tx::Req(r));
-            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(conn::RTO_MAX);
+            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(self.config.rto_max());
             self.rearm_req(r, now + t);
             return;
         }
@@ -1140,10 +1140,11 @@ impl Stack {
     /// Keep the wheel entry at the connection's earliest deadline; queue it if it has
     /// something to send.
     fn refresh(&mut self, now: Instant, i: u32) {
+        let cfg = &self.config;
         let Some(c) = self.conns.get_mut(i) else {
             return;
         };
-        c.check_probe_timer(now);
+        c.check_probe_timer(now, cfg);
         c.schedule_trim(now);
         let want = c.next_deadline();
         let have = c.timer.map(|t| t.1);
@@ -1353,7 +1354,7 @@ impl Stack {
                     lis.young = lis.young.saturating_sub(1);
                 }
             }
-            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(conn::RTO_MAX);
+            let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(self.config.rto_max());
             self.rearm_req(r, now + t);
         }
     }
