@@ -381,6 +381,12 @@ fn syn_flood_queue_stays_bounded_and_cookies_let_everyone_in() {
     let (w, v) = run("syn-flood", &Options::default());
     assert!(v.line.contains("SYN queue peak 256"), "{}", v.line);
     assert!(v.line.contains("SyncookiesSent 0"), "{}", v.line);
+    // A sustained flood: no real client gets in, every connect() times out.
+    assert!(
+        v.line.contains("0 of 20 connected, 20 timed out"),
+        "{}",
+        v.line
+    );
     assert!(w.sim.stack(w.server).table_sizes().requests <= 256);
     let (_, v) = run("syn-flood-cookies", &Options::default());
     assert!(
