@@ -215,3 +215,38 @@ fn garbage_is_a_located_error_not_a_panic() {
         }
     }
 }
+
+/// Mutated scripts (bytes flipped, lines dropped or cut) never panic or hang the runner:
+/// each ends in a verdict.
+#[test]
+fn mutated_scripts_never_panic() {
+    let base = format!(
+        "{SERVER}+0 write(4, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1\n\
+         +0 %{{ assert tcpi_state == 1 }}%\n+.1 < . 1:1(0) ack 3001 win 257 <nop,nop,sack 1:2>\n\
+         +0 `sysctl -q net.ipv4.tcp_fin_timeout=2`\n+0 close(4) = 0\n+0 > F. 3001:3001(0) ack 1\n\
+         +0...2 poll([{{fd=3, events=POLLIN, revents=0}}], 1, 1000) = 0\n"
+    );
+    let bytes = base.as_bytes();
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..300 {
+        let mut b = bytes.to_vec();
+        for _ in 0..(rnd() % 4 + 1) {
+            let i = (rnd() as usize) % b.len();
+            match rnd() % 3 {
+                0 => b[i] = (rnd() % 128) as u8,
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.truncate(i.max(1)),
+            }
+        }
+        let text = String::from_utf8_lossy(&b).replace("%{", "%_");
+        let _ = run(&text);
+    }
+}
