@@ -25,6 +25,9 @@ pub struct DrillOpts {
     /// --ip_version; scripts that name their family or addresses keep them.
     #[arg(long, value_name = "ipv4|ipv6")]
     ip_version: Option<String>,
+    /// MTU of the simulated link, as packetdrill's --mtu (default 1500).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(68..=65535))]
+    mtu: Option<u32>,
     /// A list of script names (relative to the folder given) that passed before: the run
     /// fails only if one of them fails now. New passes are reported, to grow the list.
     #[arg(long, value_name = "FILE")]
@@ -59,6 +62,7 @@ pub fn drill(o: &DrillOpts) -> Result<bool, String> {
         verbose: o.verbose,
         defines,
         ipv6,
+        mtu: o.mtu,
     };
     let scripts = find_scripts(&o.paths)?;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

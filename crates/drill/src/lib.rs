@@ -39,6 +39,9 @@ pub struct Options {
     /// Run scripts over IPv6 (`Some(true)`) or IPv4 (`Some(false)`), as packetdrill's
     /// `--ip_version`; a script's own `--ip_version` flag or name (`*-ipv6.pkt`) wins.
     pub ipv6: Option<bool>,
+    /// MTU of the simulated link (packetdrill's `--mtu`); `None`: 1500. A script's own
+    /// `--mtu=` line wins.
+    pub mtu: Option<u32>,
 }
 
 /// A script's verdict.
@@ -130,7 +133,8 @@ pub fn run_text(path: &Path, text: &str, opts: &Options, log: &mut Vec<String>) 
         Ok(s) => s,
         Err(e) => return Outcome::Fail(format!("{}:{}: {}", path.display(), e.line, e.message)),
     };
-    let mut r = match runner::Runner::new(path, &script, opts.profile, opts.verbose, v6) {
+    let mtu = opts.mtu.unwrap_or(1500);
+    let mut r = match runner::Runner::new(path, &script, opts.profile, opts.verbose, v6, mtu) {
         Ok(r) => r,
         Err(e) => return Outcome::Fail(format!("{}: {e}", path.display())),
     };

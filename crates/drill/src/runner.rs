@@ -114,6 +114,7 @@ impl Runner {
         profile: Profile,
         verbose: bool,
         v6: bool,
+        mtu: u32,
     ) -> Result<Runner, Failure> {
         let mut local_ip: IpAddr = if v6 {
             "fd3d:a0b:17d6::1".parse().unwrap()
@@ -129,6 +130,9 @@ impl Runner {
         let mut tolerance_percent = 12.5;
         let mut ts_tick = None;
         let mut profile = profile;
+        // The simulated link's MTU (packetdrill's --mtu): 1500 unless the run or the
+        // script says otherwise.
+        let mut mtu = mtu;
         for (name, value, line) in &script.flags {
             let v = value.as_deref().unwrap_or("");
             let bad = |what: &str| format!("line {line}: --{name}: {what}");
@@ -148,11 +152,18 @@ impl Runner {
                 // of the negotiated MSS already. Echo-reply scaling needs no translation
                 // while we do not check TS ecr scaling.
                 "mss" | "tcp_ts_ecr_scaled" | "ip_version" => {}
+                "mtu" => {
+                    mtu = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|m| (68..=65535).contains(m))
+                        .ok_or_else(|| bad("an MTU in 68..=65535"))?
+                }
                 _ => return Err(format!("line {line}: unsupported: flag --{name}")),
             }
         }
         let mut cfg = Config::for_profile(profile);
-        cfg.mtu = 1500;
+        cfg.mtu = mtu;
         let stack = Stack::new(cfg, &[local_ip]);
         Ok(Runner {
             path: path.to_path_buf(),
