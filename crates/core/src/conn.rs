@@ -232,8 +232,9 @@ pub(crate) struct ActiveFastOpen {
     pub(crate) cookie_len: u8,
     /// Bytes of the send buffer that ride in the first SYN.
     pub(crate) syn_data: u32,
-    /// From the SYN-ACK, for the stack's cookie cache: the MSS and the cookie, if any.
-    pub(crate) learned: Option<(u16, Option<CookieBytes>)>,
+    /// From the SYN-ACK, for the stack's cookie cache: the MSS, the cookie if any (and
+    /// whether it came in the experimental form), and `try_exp`.
+    pub(crate) learned: Option<(u16, Option<(CookieBytes, bool)>, u8)>,
     /// SYN data the SYN-ACK did not acknowledge: resent as one segment of its own, with
     /// PSH, as Linux retransmits the SYN-data skb.
     pub(crate) resend: u32,
@@ -768,9 +769,19 @@ impl Conn {
             let mut c = [0u8; 16];
             let n = f.cookie().len().min(16);
             c[..n].copy_from_slice(&f.cookie()[..n]);
-            (c, n as u8)
+            (
+                (c, n as u8),
+                f.kind == synack_wire::FastOpenKind::Experimental,
+            )
         });
-        self.fo.learned = Some((seg.options.mss.unwrap_or(0), cookie));
+        // We asked for a cookie and got none: ask the other way next time (try_exp).
+        let asked = fo.option && fo.cookie_len == 0 && self.retransmits == 0;
+        let try_exp = match (asked && cookie.is_none(), fo.exp) {
+            (true, false) => 1,
+            (true, true) => 2,
+            (false, _) => 0,
+        };
+        self.fo.learned = Some((seg.options.mss.unwrap_or(0), cookie, try_exp));
         self.fo.option = false;
         self.fo.syn_data = 0;
     }

@@ -93,6 +93,11 @@ pub(crate) struct Cached {
     pub(crate) len: u8,
     pub(crate) cookie: [u8; 16],
     pub(crate) mss: u16,
+    /// The cookie came in the experimental option (kind 254): send it back that way.
+    pub(crate) exp: bool,
+    /// `try_exp`: a cookie request in the RFC form went unanswered (1: ask in the
+    /// experimental form next time); one in the experimental form too (2: back to RFC).
+    pub(crate) try_exp: u8,
 }
 
 /// Most servers remembered at once (tcp_metrics is bounded by its hash table).
@@ -104,8 +109,15 @@ impl CookieCache {
     }
 
     /// `tcp_fastopen_cache_set`: remember the MSS, and the cookie if one came (a
-    /// SYN-ACK without a cookie keeps the old one).
-    pub(crate) fn set(&mut self, server: IpAddr, mss: u16, cookie: Option<&[u8]>) {
+    /// SYN-ACK without a cookie keeps the old one, and may switch the option form used to
+    /// ask for one: `try_exp`).
+    pub(crate) fn set(
+        &mut self,
+        server: IpAddr,
+        mss: u16,
+        cookie: Option<(&[u8], bool)>,
+        try_exp: u8,
+    ) {
         if !self.map.contains_key(&server) && self.map.len() >= CACHE_MAX {
             if let Some(&first) = self.map.keys().next() {
                 self.map.remove(&first);
@@ -115,10 +127,15 @@ impl CookieCache {
         if mss != 0 {
             e.mss = mss;
         }
-        if let Some(c) = cookie.filter(|c| !c.is_empty() && c.len() <= 16) {
-            e.len = c.len() as u8;
-            e.cookie = [0; 16];
-            e.cookie[..c.len()].copy_from_slice(c);
+        match cookie.filter(|(c, _)| !c.is_empty() && c.len() <= 16) {
+            Some((c, exp)) => {
+                e.len = c.len() as u8;
+                e.cookie = [0; 16];
+                e.cookie[..c.len()].copy_from_slice(c);
+                e.exp = exp;
+            }
+            None if try_exp > e.try_exp && e.len == 0 && !e.exp => e.try_exp = try_exp,
+            None => {}
         }
     }
 

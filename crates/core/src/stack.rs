@@ -365,9 +365,11 @@ impl Stack {
         if rst {
             cx.reset_reply(dst, src, seg);
         }
-        if let Some((mss, cookie)) = c.fo.learned.take() {
-            let cookie = cookie.as_ref().map(|(k, n)| &k[..usize::from(*n)]);
-            self.fo_cache.set(src.ip(), mss, cookie);
+        if let Some((mss, cookie, try_exp)) = c.fo.learned.take() {
+            let cookie = cookie
+                .as_ref()
+                .map(|((k, n), exp)| (&k[..usize::from(*n)], *exp));
+            self.fo_cache.set(src.ip(), mss, cookie, try_exp);
         }
         self.apply_next(now, i, next);
     }
@@ -1778,7 +1780,7 @@ impl Stack {
         if fastopen {
             let plan = self.fastopen_plan(i);
             if let Some(c) = self.conns.get_mut(i) {
-                if plan == FastOpenPlan::Request {
+                if matches!(plan, FastOpenPlan::Request { .. }) {
                     c.fo.option = true;
                 } else {
                     // A cookie is at hand (or none is needed): the SYN waits for data,
@@ -1867,7 +1869,7 @@ impl Stack {
     /// or only a cookie request.
     fn fastopen_plan(&self, i: u32) -> FastOpenPlan {
         let Some(c) = self.conns.get(i) else {
-            return FastOpenPlan::Request;
+            return FastOpenPlan::Request { exp: false };
         };
         let cached = self.fo_cache.get(c.remote.ip());
         let path = conn::advmss(&self.config, c.local, None);
@@ -1889,9 +1891,11 @@ impl Stack {
         match cached.filter(|x| x.len > 0) {
             Some(x) => FastOpenPlan::Data {
                 space,
-                cookie: Some((x.cookie, x.len)),
+                cookie: Some((x.cookie, x.len, x.exp)),
             },
-            None => FastOpenPlan::Request,
+            None => FastOpenPlan::Request {
+                exp: cached.is_some_and(|x| x.try_exp == 1),
+            },
         }
     }
 
@@ -1904,16 +1908,18 @@ impl Stack {
         };
         c.fo.deferred = false;
         let n = match plan {
-            FastOpenPlan::Request => {
+            FastOpenPlan::Request { exp } => {
                 c.fo.option = true;
+                c.fo.exp = exp;
                 c.fo.cookie_len = 0;
                 0
             }
             FastOpenPlan::Data { space, cookie } => {
                 let n = c.write(&data[..data.len().min(space as usize)]);
                 c.fo.syn_data = n as u32;
-                if let Some((k, len)) = cookie {
+                if let Some((k, len, exp)) = cookie {
                     c.fo.option = true;
+                    c.fo.exp = exp;
                     c.fo.cookie = k;
                     c.fo.cookie_len = len;
                 }
@@ -2706,12 +2712,14 @@ impl Stack {
 /// What an active Fast Open SYN may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FastOpenPlan {
-    /// Only an empty cookie option: ask the server for a cookie.
-    Request,
-    /// Up to `space` bytes of data, with this cookie (or none: no cookie needed).
+    /// Only an empty cookie option: ask the server for a cookie (in the experimental
+    /// form after an RFC-form request went unanswered).
+    Request { exp: bool },
+    /// Up to `space` bytes of data, with this cookie (and its option form) or none (no
+    /// cookie needed).
     Data {
         space: u32,
-        cookie: Option<([u8; 16], u8)>,
+        cookie: Option<([u8; 16], u8, bool)>,
     },
 }
 
