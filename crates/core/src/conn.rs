@@ -218,6 +218,15 @@ pub(crate) struct Conn {
 /// A Fast Open cookie: up to 16 bytes and their count.
 pub(crate) type CookieBytes = ([u8; 16], u8);
 
+/// What a SYN-ACK taught about a server, for the cookie cache.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Learned {
+    pub(crate) mss: u16,
+    /// The cookie, and whether it came in the experimental form.
+    pub(crate) cookie: Option<(CookieBytes, bool)>,
+    pub(crate) try_exp: u8,
+}
+
 /// An active Fast Open attempt: what the first SYN carries, and what its SYN-ACK taught.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ActiveFastOpen {
@@ -234,7 +243,7 @@ pub(crate) struct ActiveFastOpen {
     pub(crate) syn_data: u32,
     /// From the SYN-ACK, for the stack's cookie cache: the MSS, the cookie if any (and
     /// whether it came in the experimental form), and `try_exp`.
-    pub(crate) learned: Option<(u16, Option<(CookieBytes, bool)>, u8)>,
+    pub(crate) learned: Option<Learned>,
     /// SYN data the SYN-ACK did not acknowledge: resent as one segment of its own, with
     /// PSH, as Linux retransmits the SYN-data skb.
     pub(crate) resend: u32,
@@ -781,7 +790,11 @@ impl Conn {
             (true, true) => 2,
             (false, _) => 0,
         };
-        self.fo.learned = Some((seg.options.mss.unwrap_or(0), cookie, try_exp));
+        self.fo.learned = Some(Learned {
+            mss: seg.options.mss.unwrap_or(0),
+            cookie,
+            try_exp,
+        });
         self.fo.option = false;
         self.fo.syn_data = 0;
     }

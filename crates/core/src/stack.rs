@@ -365,11 +365,12 @@ impl Stack {
         if rst {
             cx.reset_reply(dst, src, seg);
         }
-        if let Some((mss, cookie, try_exp)) = c.fo.learned.take() {
-            let cookie = cookie
+        if let Some(l) = c.fo.learned.take() {
+            let cookie = l
+                .cookie
                 .as_ref()
                 .map(|((k, n), exp)| (&k[..usize::from(*n)], *exp));
-            self.fo_cache.set(src.ip(), mss, cookie, try_exp);
+            self.fo_cache.set(src.ip(), l.mss, cookie, l.try_exp);
         }
         self.apply_next(now, i, next);
     }
