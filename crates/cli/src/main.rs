@@ -1,8 +1,11 @@
 //! `synack`: run the document's stories in the simulator and watch them.
 #![forbid(unsafe_code)]
 mod drill;
+mod pictures;
+mod sockets;
 
 use clap::{Args, Parser, Subcommand};
+use pictures::PictureOpts;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +47,8 @@ enum Cmd {
     },
 }
 
+// Parsed once per run: the size of its biggest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ScenarioCmd {
     /// List the scenarios.
@@ -56,6 +61,10 @@ enum ScenarioCmd {
         /// Write the link's packets to this pcap file (Wireshark/tshark open it).
         #[arg(long)]
         pcap: Option<PathBuf>,
+        #[command(flatten)]
+        pictures: PictureOpts,
+        #[command(flatten)]
+        sockets: sockets::SocketOpts,
     },
 }
 
@@ -129,9 +138,17 @@ fn main() -> ExitCode {
             cmd: ScenarioCmd::List,
         } => list(),
         Cmd::Scenario {
-            cmd: ScenarioCmd::Run { name, opts, pcap },
+            cmd:
+                ScenarioCmd::Run {
+                    name,
+                    opts,
+                    pcap,
+                    pictures,
+                    sockets,
+                },
         } => match scenarios::find(&name) {
-            Some(s) => run_one(&s, &opts, pcap.as_ref(), true),
+            Some(s) => run_one(&s, &opts, pcap.as_ref(), true, &sockets)
+                .and_then(|pass| pictures::write(&s, &opts.options()?, &pictures).map(|()| pass)),
             None => Err(scenarios::unknown(&name)),
         },
     };
@@ -181,7 +198,7 @@ fn tour(opts: &RunOpts) -> Result<bool, String> {
             out!("{}", textwrap(s.summary, 100));
             out!("{}", "-".repeat(100));
         }
-        all_pass &= run_one(s, opts, None, false)?;
+        all_pass &= run_one(s, opts, None, false, &sockets::SocketOpts::default())?;
         if !opts.json {
             out!();
         }
@@ -206,8 +223,10 @@ fn run_one(
     opts: &RunOpts,
     pcap: Option<&PathBuf>,
     heading: bool,
+    sockets: &sockets::SocketOpts,
 ) -> Result<bool, String> {
     let mut o = opts.options()?;
+    let plan = sockets.plan()?;
     // Fail before running if the capture cannot be written, not after a long timeline.
     let mut pcap_file = match pcap {
         Some(path) => {
@@ -219,16 +238,55 @@ fn run_one(
         }
         None => None,
     };
-    let (w, verdict) = scenarios::run(s.name, &o)?;
+    let (mut w, verdict) = scenarios::run_with(s.name, &o, |w| plan.prepare(w))?;
+    // A moment after the story's last step: let the network run on to it.
+    let script_end = w.sim.now();
+    if let Some(t) = w.sim.pending_snapshot() {
+        w.sim.run_until(t);
+        w.sim.take_due_snapshots();
+    }
     let mut out = std::io::stdout().lock();
     let mut r = Renderer::new(&w.sim);
     r.show_recv = opts.verbose;
     r.show_options = opts.verbose;
+    let snaps = w.sim.snapshots();
+    let command = plan.command(&sockets.ss_args);
+    let hosts: Vec<_> = w.sim.hosts().collect();
     if opts.json {
-        for e in w.sim.events() {
+        let events = w.sim.events();
+        let mut next = 0;
+        for i in 0..=events.len() {
+            while next < snaps.len() && snaps[next].events == i {
+                let sn = &snaps[next];
+                for (h, rows) in hosts.iter().zip(&sn.hosts) {
+                    let v = serde_json::json!({
+                        "t_ms": sn.at.as_micros() as f64 / 1000.0,
+                        "host": w.sim.host_name(*h),
+                        "event": "ss",
+                        "command": command,
+                        "table": plan.table(rows),
+                        "scenario": s.name,
+                    });
+                    writeln!(out, "{v}").map_err(io_err)?;
+                }
+                next += 1;
+            }
+            let Some(e) = events.get(i) else { break };
             let mut v = r.json(e);
             v["scenario"] = serde_json::json!(s.name);
             writeln!(out, "{v}").map_err(io_err)?;
+        }
+        if plan.nstat {
+            for (host, text) in sockets::nstat_all(&w) {
+                let v = serde_json::json!({
+                    "t_ms": w.sim.now().as_micros() as f64 / 1000.0,
+                    "host": host,
+                    "event": "nstat",
+                    "table": text,
+                    "scenario": s.name,
+                });
+                writeln!(out, "{v}").map_err(io_err)?;
+            }
         }
         let v = serde_json::json!({
             "event": "verdict",
@@ -242,8 +300,48 @@ fn run_one(
             writeln!(out, "{}: {}", s.name, textwrap(s.summary, 100)).map_err(io_err)?;
             writeln!(out, "{}", "-".repeat(100)).map_err(io_err)?;
         }
-        for line in r.lines(w.sim.events()) {
+        let events = w.sim.events();
+        let mut start = 0;
+        let mut ran_on = false;
+        for sn in snaps {
+            for line in r.lines(&events[start..sn.events]) {
+                writeln!(out, "{line}").map_err(io_err)?;
+            }
+            start = sn.events;
+            if sn.at > script_end && !ran_on {
+                ran_on = true;
+                writeln!(
+                    out,
+                    "           (the story's script ended at {} s; the network ran on to {} s for --ss-at)",
+                    scenarios::secs(script_end),
+                    scenarios::secs(sn.at)
+                )
+                .map_err(io_err)?;
+            }
+            for (h, rows) in hosts.iter().zip(&sn.hosts) {
+                writeln!(
+                    out,
+                    "{:>9.3}s  {:<7} $ {command}",
+                    sn.at.as_secs_f64(),
+                    w.sim.host_name(*h)
+                )
+                .map_err(io_err)?;
+                write!(out, "{}", plan.table(rows)).map_err(io_err)?;
+            }
+        }
+        for line in r.lines(&events[start..]) {
             writeln!(out, "{line}").map_err(io_err)?;
+        }
+        if plan.nstat {
+            for (host, text) in sockets::nstat_all(&w) {
+                writeln!(
+                    out,
+                    "{:>9.3}s  {host:<7} $ nstat",
+                    w.sim.now().as_secs_f64()
+                )
+                .map_err(io_err)?;
+                write!(out, "{text}").map_err(io_err)?;
+            }
         }
         writeln!(
             out,

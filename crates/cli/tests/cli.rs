@@ -23,6 +23,7 @@ fn tour_prints_every_story_and_passes() {
             "syn-lost",
             "synack-lost",
             "third-ack-lost",
+            "historical-syn",
             "simultaneous-close",
             "simultaneous-open",
             "accept-queue-overflow",
@@ -46,8 +47,8 @@ fn tour_prints_every_story_and_passes() {
         ] {
             assert!(out.contains(name), "{name} missing");
         }
-        assert_eq!(out.matches("verdict: PASS").count(), 24, "{out}");
-        assert!(out.contains("tour: 24 scenarios, every verdict passed"));
+        assert_eq!(out.matches("verdict: PASS").count(), 25, "{out}");
+        assert!(out.contains("tour: 25 scenarios, every verdict passed"));
     }
 }
 
@@ -167,6 +168,112 @@ fn an_unwritable_pcap_fails_before_the_run() {
 fn list_names_every_scenario_with_its_summary() {
     let (code, out, _) = synack(&["scenario", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 24, "{out}");
+    assert_eq!(out.lines().count(), 25, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
+}
+
+#[test]
+fn scenario_run_ss_at_and_nstat() {
+    let (code, out, err) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--ss-at",
+        "100ms",
+        "--ss-at",
+        "1s",
+        "--ss-at",
+        "61",
+        "--nstat",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // At 100 ms both ends are ESTABLISHED, data in flight, the RTO timer running.
+    assert!(out.contains("    0.100s  client  $ ss -tanoi\n"), "{out}");
+    assert!(out.contains("    0.100s  server  $ ss -tanoi\n"), "{out}");
+    assert!(out.contains("State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process"));
+    assert!(
+        out.contains("ESTAB  0      24          10.0.0.2:80       10.0.0.1:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\t ts sack wscale:7,7 rto:250 rtt:50/25"),
+        "{out}"
+    );
+    // At 1 s the client's end is in TIME-WAIT, the server has only its listener.
+    assert!(
+        out.contains("TIME-WAIT 0      0           10.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("   timer:(timewait,59sec,0)"), "{out}");
+    assert!(out.contains("LISTEN 0      128         10.0.0.2:80        0.0.0.0:*"));
+    // The tables sit in the timeline, in time order.
+    let p = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(p("0.100s  client  $ ss") < p("0.125s  client  read(3, 1024)"));
+    assert!(p("60.175s  client  state TIME-WAIT → CLOSED") < p("61.000s  client  $ ss"));
+    // nstat at the end, Linux's names and columns.
+    assert!(
+        out.contains("$ nstat\n#kernel\nTcpActiveOpens                  1                  0.0\n")
+    );
+    assert!(out.contains("TcpExtTW                        1                  0.0\n"));
+    assert!(out.contains("TcpPassiveOpens                 1                  0.0\n"));
+
+    // Another flag set, a state filter, and netstat.
+    let (code, out, _) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--ss-at",
+        "0.5s",
+        "--ss-args",
+        "-tan state time-wait",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("$ ss -tan state time-wait\nRecv-Q Send-Q Local Address:Port"));
+    let (code, out, _) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--ss-at",
+        "0.1",
+        "--netstat",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("$ netstat -napt\nActive Internet connections (servers and established)\nProto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name    \n"));
+    // A moment after the story's end: the network runs on to it.
+    let (code, out, _) = synack(&["scenario", "run", "handshake", "--ss-at", "200"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("the network ran on to 200 s"), "{out}");
+    // Bad input is refused before running.
+    let (code, _, err) = synack(&["scenario", "run", "handshake", "--ss-at", "soon"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--ss-at \"soon\""), "{err}");
+    let (code, _, err) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--ss-at",
+        "1",
+        "--ss-args",
+        "-tan state bogus",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("wrong state name"), "{err}");
+    // JSON: the tables as objects among the events.
+    let (code, out, _) = synack(&[
+        "scenario",
+        "run",
+        "handshake",
+        "--ss-at",
+        "1",
+        "--nstat",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let ss: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "ss" || v["event"] == "nstat")
+        .collect();
+    assert_eq!(ss.len(), 4);
+    assert!(ss[0]["table"].as_str().unwrap().contains("TIME-WAIT"));
 }

@@ -124,7 +124,9 @@ impl DropReason {
             Paws => Some("TcpExtPAWSEstab"),
             RcvBufFull => Some("TcpExtTCPRcvQDrop"),
             BacklogFull => Some("TcpExtTCPBacklogDrop"),
-            AckUnsent | AckTooOld => Some("TcpExtTCPACKSkippedSeq"),
+            // An ACK of unsent data is dropped without a counter (tcp_ack returns
+            // SKB_DROP_REASON_TCP_ACK_UNSENT_DATA); a too-old one draws a challenge ACK.
+            AckTooOld => Some("TcpExtTCPChallengeACK"),
             _ => None,
         }
     }

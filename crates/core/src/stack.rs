@@ -863,11 +863,13 @@ impl Stack {
                 self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
                 return;
             }
-            // RST, or a SYN at another sequence number: the embryo dies.
+            // RST, or a SYN at another sequence number: the embryo dies (tcp_check_req
+            // counts an attempt failure, then the embryonic reset).
             if !seg.flags.rst() {
                 let mut cx = cx!(self, now);
                 cx.reset_reply(dst, src, seg);
             }
+            self.counters.incr(Counter::AttemptFails);
             self.counters.incr(Counter::EmbryonicRsts);
             self.events
                 .state(now, dst, src, TcpState::SynRecv, TcpState::Closed);

@@ -27,18 +27,21 @@
 #![forbid(unsafe_code)]
 
 mod event;
+pub mod html;
+pub mod ladder;
 mod link;
 pub mod pcap;
 mod rule;
 pub mod scenarios;
 mod sim;
+pub mod ss;
 pub mod view;
 
 pub use event::{ip_destination, segment_info, LinkDropReason, SimEvent, SimEventKind};
 pub use link::{LinkConfig, LinkId};
 pub use pcap::Pcap;
 pub use rule::{Action, Direction, Match, Rule};
-pub use sim::{HostId, Sim};
+pub use sim::{HostId, Sim, Snapshot};
 
 use std::net::{IpAddr, SocketAddr};
 use synack_core::Errno;

@@ -3,6 +3,7 @@ use crate::event::{ip_destination, segment_info, LinkDropReason, SimEvent, SimEv
 use crate::link::{Link, LinkConfig, LinkId};
 use crate::pcap::Pcap;
 use crate::rule::{Action, Rule};
+use crate::ss::{rows, SockRow};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::cmp::Ordering;
@@ -69,6 +70,20 @@ pub struct Sim {
     buf: Vec<u8>,
     steps_now: u32,
     stalled: bool,
+    /// Moments at which to record every host's socket table, earliest first.
+    snap_at: Vec<Instant>,
+    snaps: Vec<Snapshot>,
+}
+
+/// Every host's sockets at one moment (see [`Sim::snapshot_at`]).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub at: Instant,
+    /// How many events had happened when it was taken: the table belongs after
+    /// `events()[..events]` in a timeline.
+    pub events: usize,
+    /// The rows of each host, in host order.
+    pub hosts: Vec<Vec<SockRow>>,
 }
 
 /// Stream numbers of the ChaCha RNGs derived from the sim seed: one per link, one per host.
@@ -91,6 +106,8 @@ impl Sim {
             buf: Vec::new(),
             steps_now: 0,
             stalled: false,
+            snap_at: Vec::new(),
+            snaps: Vec::new(),
         }
     }
 
@@ -212,6 +229,49 @@ impl Sim {
     /// misbehaving peer). They meet the same rules and link faults as the stack's own.
     pub fn inject(&mut self, from: HostId, bytes: &[u8]) {
         self.send(from, bytes);
+    }
+
+    /// Record every host's socket table (as `ss` sees it) at `t`: after everything that
+    /// happens at or before `t` (socket calls made at `t` included), before anything
+    /// later. It is taken when the clock moves past `t`, or by
+    /// [`Sim::take_due_snapshots`] at the end of a run. Read-only: it changes neither the
+    /// clock nor the stacks, so a run with snapshots is the same run as one without.
+    pub fn snapshot_at(&mut self, t: Instant) {
+        let i = self.snap_at.partition_point(|x| *x <= t);
+        self.snap_at.insert(i, t);
+    }
+
+    /// The latest moment still waiting for its snapshot.
+    pub fn pending_snapshot(&self) -> Option<Instant> {
+        self.snap_at.last().copied()
+    }
+
+    /// Take the snapshots whose moment has come (at or before now): the end of a run.
+    pub fn take_due_snapshots(&mut self) {
+        let now = self.now;
+        self.take_snapshots(|t| t <= now);
+    }
+
+    /// The snapshots taken so far, in time order.
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snaps
+    }
+
+    /// Take the pending snapshots whose moment `before` accepts: nothing happens between
+    /// now and them.
+    fn take_snapshots(&mut self, before: impl Fn(Instant) -> bool) {
+        while let Some(&t) = self.snap_at.first() {
+            if !before(t) {
+                break;
+            }
+            self.snap_at.remove(0);
+            let hosts = self.hosts.iter().map(|h| rows(&h.stack, t)).collect();
+            self.snaps.push(Snapshot {
+                at: t,
+                events: self.events.len(),
+                hosts,
+            });
+        }
     }
 
     /// Every event so far, in the order it happened.
@@ -361,9 +421,12 @@ impl Sim {
             self.flush(HostId(h));
         }
         let Some(next) = self.next_event().filter(|n| *n <= limit) else {
+            // A moment equal to `limit` waits: socket calls may still come at it.
+            self.take_snapshots(|t| t < limit);
             self.now = self.now.max(limit);
             return false;
         };
+        self.take_snapshots(|t| t < next);
         if next <= self.now {
             self.steps_now += 1;
             if self.steps_now > MAX_STEPS_PER_INSTANT {

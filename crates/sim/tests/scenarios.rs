@@ -41,6 +41,7 @@ fn names_are_the_documented_ones() {
             "syn-lost",
             "synack-lost",
             "third-ack-lost",
+            "historical-syn",
             "simultaneous-close",
             "simultaneous-open",
             "accept-queue-overflow",
@@ -184,6 +185,37 @@ fn synack_lost_timings() {
         secs(&[0.025, 1.025, 2.025, 3.025, 5.025, 7.025, 11.025, 15.025, 23.025, 31.025, 47.025])
     );
     assert_eq!(w.transitions(s, Some(SynRecv), Closed), secs(&[79.025]));
+}
+
+#[test]
+fn historical_syn_old_duplicate_is_reset() {
+    let (w, v) = seed("historical-syn");
+    let (c, s) = (w.client, w.server);
+    assert!(v.pass, "{}", v.line);
+    // Two SYNs from 10.0.0.1:40000 with different ISNs, the old one arriving first.
+    assert_eq!(w.sent(c, Match::Syn), secs(&[0.0, 1.0]));
+    assert_eq!(w.delivered(s, Match::Syn), secs(&[1.025, 1.125]));
+    // The server answers both; the client resets the stale one.
+    assert_eq!(w.sent(s, Match::SynAck), secs(&[1.025, 1.125]));
+    assert_eq!(w.sent(c, Match::Rst), secs(&[1.05]));
+    assert_eq!(w.transitions(s, Some(SynRecv), Closed), secs(&[1.075]));
+    assert_eq!(w.transitions(c, Some(SynSent), Established), secs(&[1.15]));
+    assert_eq!(w.transitions(s, Some(SynRecv), Established), secs(&[1.175]));
+    let k = w.sim.stack(s).counters();
+    assert_eq!(k.get(Counter::EmbryonicRsts), 1);
+    // tcp_check_req counts the reset request as a failed attempt too.
+    assert_eq!(k.get(Counter::AttemptFails), 1);
+    // Only the completed handshake makes a child.
+    assert_eq!(k.get(Counter::PassiveOpens), 1);
+    assert_eq!(w.sim.stack(c).counters().get(Counter::ActiveOpens), 2);
+    assert_eq!(w.sim.stack(c).counters().get(Counter::OutRsts), 1);
+    // The RST carries the sequence number the stale SYN-ACK acknowledged, no ACK flag.
+    let mut r = Renderer::new(&w.sim);
+    let lines = r.lines(w.sim.events());
+    assert!(
+        lines.iter().any(|l| l.contains("client → server  R ")),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod fin_lost;
 mod fin_wait_1;
 mod fin_wait_2;
 mod handshake;
+mod historical_syn;
 mod keepalive;
 mod linger;
 mod simultaneous_close;
@@ -103,6 +104,7 @@ pub fn all() -> Vec<Scenario> {
         syn_lost::SCENARIO,
         synack_lost::SCENARIO,
         third_ack_lost::SCENARIO,
+        historical_syn::SCENARIO,
         simultaneous_close::SCENARIO,
         simultaneous_open::SCENARIO,
         accept_queue::OVERFLOW,
@@ -455,11 +457,22 @@ pub fn config_set(config: &mut Config, name: &str, value: &str) -> Result<(), St
 /// Run a scenario by name: the world, then the story; the world is returned for its
 /// event stream and captures.
 pub fn run(name: &str, opts: &Options) -> Result<(World, Verdict), String> {
+    run_with(name, opts, |_| {})
+}
+
+/// [`run`], with `prepare` given the world before the story starts (to ask for
+/// [`Sim::snapshot_at`] socket tables, say).
+pub fn run_with(
+    name: &str,
+    opts: &Options,
+    prepare: impl FnOnce(&mut World),
+) -> Result<(World, Verdict), String> {
     let s = find(name).ok_or_else(|| unknown(name))?;
     let mut w = World::new(opts)?;
     if opts.capture {
         w.sim.capture();
     }
+    prepare(&mut w);
     let v = (s.run)(&mut w);
     Ok((w, v))
 }
