@@ -164,7 +164,7 @@ fn main() -> ExitCode {
 
 fn list() -> Result<bool, String> {
     for s in scenarios::all() {
-        out!("{:<20} {}", s.name, s.summary);
+        out!("{:<28} [{}] {}", s.name, s.section, s.summary);
     }
     Ok(true)
 }
@@ -194,7 +194,7 @@ fn tour(opts: &RunOpts) -> Result<bool, String> {
     for (i, s) in list.iter().enumerate() {
         if !opts.json {
             out!("{}", "=".repeat(100));
-            out!("[{}/{}] {}", i + 1, list.len(), s.name);
+            out!("[{}/{}] {}  ({})", i + 1, list.len(), s.name, s.section);
             out!("{}", textwrap(s.summary, 100));
             out!("{}", "-".repeat(100));
         }

@@ -170,6 +170,15 @@ fn list_names_every_scenario_with_its_summary() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 25, "{out}");
     assert!(out.lines().all(|l| l.contains("25 ms")), "{out}");
+    // Each names the document's section it illustrates.
+    assert!(
+        out.lines().all(|l| l.contains(" [") && l.contains("] ")),
+        "{out}"
+    );
+    assert!(
+        out.contains("syn-lost                     [三次握手 / 第一次握手一直丢包]"),
+        "{out}"
+    );
 }
 
 #[test]

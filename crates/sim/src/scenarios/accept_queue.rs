@@ -12,6 +12,7 @@ const ACCEPT_AT: f64 = 10.0;
 
 pub const OVERFLOW: Scenario = Scenario {
     name: "accept-queue-overflow",
+    section: "三次握手在内核中的流程 / 半连接队列和全连接队列",
     summary: "The server listens with backlog 2 and does not call accept() for 10 s while 5 \
               clients connect, one every 200 ms, and send a request (25 ms one way). The accept \
               queue holds backlog + 1 = 3 children (ss: Recv-Q 3, Send-Q 2). Seed profile: the \
@@ -24,6 +25,7 @@ pub const OVERFLOW: Scenario = Scenario {
 
 pub const OVERFLOW_RST: Scenario = Scenario {
     name: "accept-queue-overflow-rst",
+    section: "三次握手在内核中的流程 / 半连接队列和全连接队列",
     summary: "The same (25 ms one way), with tcp_abort_on_overflow = 1. Seed profile: the clients whose final \
               ACK finds the accept queue full are answered with RST at once and fail with \
               ECONNRESET; the 3 queued ones are accepted at 10 s. Linux profile: a full accept \

@@ -9,6 +9,7 @@ const FIXED_AT: f64 = 3600.0;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "close-wait-leak",
+    section: "四次挥手 / 第三次挥手",
     summary: "10 clients connect, one every 100 ms (25 ms one way), send a request, read the \
               reply and close(). The server application answers but never calls close(): each \
               of its connections sits in CLOSE_WAIT. The clients' orphaned FIN_WAIT_2 ends \

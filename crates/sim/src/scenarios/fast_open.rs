@@ -9,6 +9,7 @@ use synack_core::{Counter, SegmentInfo};
 
 pub const FAST_OPEN: Scenario = Scenario {
     name: "fast-open",
+    section: "连接 / Fast Open",
     summary: "tcp_fastopen = 3 on both hosts, the server's listener with TCP_FASTOPEN (qlen \
               16); the client fetches a page twice from the server 25 ms away one way (RTT \
               50 ms) with sendto(MSG_FASTOPEN). First fetch: no cookie yet, so the SYN asks \
@@ -22,6 +23,7 @@ pub const FAST_OPEN: Scenario = Scenario {
 
 pub const BAD_COOKIE: Scenario = Scenario {
     name: "fast-open-bad-cookie",
+    section: "连接 / Fast Open",
     summary: "The same client and server (tcp_fastopen = 3, 25 ms one way), but the server's \
               key changes (net.ipv4.tcp_fastopen_key) between the first and second fetch: the \
               cached cookie is no longer valid. The SYN-ACK acknowledges only the SYN and \

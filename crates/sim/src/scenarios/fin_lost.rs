@@ -11,6 +11,7 @@ const END: f64 = 300.0;
 
 pub const FIN_LOST: Scenario = Scenario {
     name: "fin-lost",
+    section: "四次挥手 / 第一次挥手一直丢包",
     summary: "Every FIN from the client is lost (25 ms one way). The client close()s at 1 s: \
               an orphan in FIN_WAIT_1, it retransmits the FIN with the RTO doubling; with \
               tcp_orphan_retries = 0 (which means 8) it gives up after 8 retransmissions — when \
@@ -21,6 +22,7 @@ pub const FIN_LOST: Scenario = Scenario {
 
 pub const PEER_FIN_LOST: Scenario = Scenario {
     name: "peer-fin-lost",
+    section: "四次挥手 / 第三次挥手或者第四次挥手一直丢包",
     summary: "Every FIN from the server is lost (25 ms one way). The client close()s at 1 s; \
               the server ACKs, reads EOF and close()s: an orphan in LAST_ACK, it retransmits its \
               FIN with the RTO doubling and gives up after tcp_orphan_retries (0 means 8) \

@@ -21,6 +21,7 @@ const SILENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
 
 pub const SCENARIO: Scenario = Scenario {
     name: "fin-wait-1-zero-window",
+    section: "四次挥手 / 第一次挥手一直丢包",
     summary: "Four downloads from two attacker hosts (25 ms one way) with a tiny receive buffer \
               (SO_RCVBUF): their window drops to 0 and stays there. The server writes 16 KiB of \
               the file and close()s each: the FIN waits behind the unsent data, so the connection \

@@ -9,6 +9,7 @@ const LATE: &[u8] = b"late reply";
 
 pub const SCENARIO: Scenario = Scenario {
     name: "fin-wait-2-timeout",
+    section: "四次挥手 / 第二次挥手的优化",
     summary: "Two connections (25 ms one way) whose server application reads EOF but does not \
               close (CLOSE_WAIT). At 1 s the client close()s the first: an orphan, its \
               FIN_WAIT_2 lasts tcp_fin_timeout (60 s) and then it is gone, so the server's data \

@@ -3,6 +3,7 @@ use super::*;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "handshake",
+    section: "三次握手; 四次挥手",
     summary: "Three-way handshake, a request and a reply, the four-way close, and the \
               active closer's TIME_WAIT lasting 60 s before CLOSED. Client 10.0.0.1, server \
               10.0.0.2:80, 25 ms one way (RTT 50 ms), no loss.",

@@ -8,6 +8,7 @@ use crate::Rule;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "historical-syn",
+    section: "三次握手 / 为什么需要三次握手",
     summary: "Why three-way (25 ms one way): the client's connect() at 0 s from port 40000 \
               has its SYN held in the network for 1 s; the application gives up (close() at 0.5 s) and \
               connects again from the same port at 1 s, with a new ISN (its SYN takes 100 ms \

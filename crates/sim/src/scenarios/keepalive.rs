@@ -6,6 +6,7 @@ use synack_core::Counter;
 
 pub const DEAD_PEER: Scenario = Scenario {
     name: "keepalive-dead-peer",
+    section: "连接 / 保活机制",
     summary: "The client turns SO_KEEPALIVE on, sends a request and reads the reply (25 ms \
               one way); at 1 s the server host vanishes (nothing crosses the link any more). \
               With the document's tunables (tcp_keepalive_time 7200 s, tcp_keepalive_intvl \
@@ -27,6 +28,7 @@ const END: f64 = 300.0;
 
 pub const ANSWERED: Scenario = Scenario {
     name: "keepalive-probe-answered",
+    section: "连接 / 保活机制",
     summary: "The client sets SO_KEEPALIVE with TCP_KEEPIDLE 60 s, TCP_KEEPINTVL 10 s and \
               TCP_KEEPCNT 3 on an idle connection (25 ms one way); the network is down from 50 \
               to 75 s. The probes at 60 and 70 s are lost (2 unanswered); the one at 80 s is \

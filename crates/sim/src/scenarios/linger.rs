@@ -6,6 +6,7 @@ use synack_core::Counter;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "linger-rst",
+    section: "关闭连接",
     summary: "Three connections (25 ms one way), each closed by the client. The first has \
               SO_LINGER {on, 0}: close() at 1 s sends RST instead of FIN and the connection \
               skips the four-way close and TIME_WAIT (TcpExtTCPAbortOnData); the server's read() \

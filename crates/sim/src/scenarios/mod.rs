@@ -93,6 +93,8 @@ impl Verdict {
 /// A runnable story.
 pub struct Scenario {
     pub name: &'static str,
+    /// The document's section it illustrates (its headings, as written).
+    pub section: &'static str,
     pub summary: &'static str,
     pub run: fn(&mut World) -> Verdict,
 }

@@ -3,6 +3,7 @@ use super::*;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "simultaneous-close",
+    section: "四次挥手 / 双方同时关闭",
     summary: "After a handshake, both sides call close() at the same moment (t = 1 s, 25 ms \
               one way). Each sends FIN from FIN_WAIT_1, receives the other's FIN, goes to \
               CLOSING (instead of FIN_WAIT_2), and on the ACK enters TIME_WAIT: both sides \

@@ -3,6 +3,7 @@ use super::*;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "simultaneous-open",
+    section: "三次握手",
     summary: "Both sides bind a port and connect() to each other at the same moment (client \
               10.0.0.1:5000, server 10.0.0.2:6000, 25 ms one way). The SYNs cross: each goes \
               SYN-SENT → SYN-RECEIVED and answers with SYN-ACK, then ESTABLISHED, without any \

@@ -13,6 +13,7 @@ const CLIENTS: usize = 20;
 
 pub const FLOOD_NO_COOKIES: Scenario = Scenario {
     name: "syn-flood",
+    section: "三次握手在内核中的流程 / SYN 攻击",
     summary: "An attacker (25 ms away) sends 5,000 spoofed SYNs per second for 70 s at the \
               server's listener (backlog 128) from random sources that never answer, while 20 \
               real clients connect. tcp_syncookies = 0: the SYN queue fills to its bound and \
@@ -24,6 +25,7 @@ pub const FLOOD_NO_COOKIES: Scenario = Scenario {
 
 pub const FLOOD_COOKIES: Scenario = Scenario {
     name: "syn-flood-cookies",
+    section: "三次握手在内核中的流程 / SYN 攻击",
     summary: "The same flood (25 ms one way) with tcp_syncookies = 1: once the SYN queue is \
               full, the server answers every SYN with a SYN cookie and stores nothing; the real \
               clients' ACKs carry their cookies back and every one of them connects in one RTT.",

@@ -4,6 +4,7 @@ use crate::Rule;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "syn-lost",
+    section: "三次握手 / 第一次握手一直丢包",
     summary: "Every SYN is lost (25 ms one way, no listener needed). The client retransmits \
               it with the RTO doubling from 1 s (tcp_syn_retries = 5 in the seed profile: sent \
               at 0, 1, 3, 7, 15, 31 s) and connect() fails with ETIMEDOUT at 63 s. The linux \

@@ -4,6 +4,7 @@ use crate::Rule;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "synack-lost",
+    section: "三次握手 / 第二次握手一直丢包",
     summary: "Every SYN-ACK is lost (25 ms one way). The client keeps retransmitting its SYN \
               until connect() fails; the server answers each SYN with a SYN-ACK and restarts \
               its timer, retransmits on its own timer (tcp_synack_retries = 5) in between, and \

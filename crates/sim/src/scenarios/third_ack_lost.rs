@@ -4,6 +4,7 @@ use crate::Rule;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "third-ack-lost",
+    section: "三次握手 / 第三次握手一直丢包",
     summary: "The client's final ACK is lost, and so is every bare ACK it sends until 70 s \
               (25 ms one way). The client is ESTABLISHED; the server retransmits its SYN-ACK 5 \
               times (1, 3, 7, 15, 31 s after the first) and drops the request at 63 s. At 70 s \

@@ -13,6 +13,7 @@ const BUCKETS: u32 = 10;
 
 pub const EXHAUSTION: Scenario = Scenario {
     name: "time-wait-exhaustion",
+    section: "四次挥手 / 处于 time_wait 状态的连接过多会造成的问题",
     summary: "A client opens short connections to 10.0.0.2:80, one every 50 ms (25 ms one way), \
               and closes each as soon as it is established: as the active closer, each of its \
               ends waits 60 s in TIME_WAIT holding its ephemeral port. tcp_tw_reuse = 0 and \
@@ -25,6 +26,7 @@ pub const EXHAUSTION: Scenario = Scenario {
 
 pub const REUSE: Scenario = Scenario {
     name: "tw-reuse",
+    section: "四次挥手 / 解决处于 time_wait 状态的连接过多的方案",
     summary: "The same client (a short connection every 50 ms, 20 ephemeral ports, 25 ms one \
               way) with tcp_tw_reuse = 1 and timestamps on, retrying 50 ms after a failed \
               connect(): once every port is in TIME_WAIT, connect() may take over a TIME_WAIT \
@@ -36,6 +38,7 @@ pub const REUSE: Scenario = Scenario {
 
 pub const MAX_TW_BUCKETS: Scenario = Scenario {
     name: "max-tw-buckets",
+    section: "四次挥手 / 解决处于 time_wait 状态的连接过多的方案",
     summary: "tcp_max_tw_buckets narrowed to 10 on the client (default 18000), which opens and \
               closes 20 short connections, one every 50 ms (25 ms one way): the first 10 \
               closed ends wait in TIME_WAIT, the next 10 find the table full and go straight \

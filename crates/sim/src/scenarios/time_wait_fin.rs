@@ -11,6 +11,7 @@ const SECOND_AT: f64 = 100.0;
 
 pub const SCENARIO: Scenario = Scenario {
     name: "time-wait-retransmitted-fin",
+    section: "四次挥手 / 为什么要有 time_wait 状态",
     summary: "The client closes at 1 s, the server closes when it reads EOF (25 ms one way), \
               and the client's last ACK is lost. The server, in LAST_ACK, retransmits its FIN \
               after its RTO; the client, in TIME_WAIT, ACKs it again and restarts its 60 s \
