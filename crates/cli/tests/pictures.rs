@@ -49,3 +49,72 @@ fn svg_and_html_are_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"));
 }
+
+/// The HTML page loads in a real browser (headless Chromium) with no console message:
+/// no script error, nothing missing. Skipped where Chromium is not installed, except in
+/// CI (`SYNACK_REQUIRE_CHROMIUM=1`), which installs it.
+#[test]
+fn html_page_loads_in_headless_chromium_without_console_errors() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("SYNACK_REQUIRE_CHROMIUM").is_none(),
+            "SYNACK_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("skipping: chromium is not installed");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("synack-chromium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["handshake", "third-ack-lost", "historical-syn"] {
+        let html = dir.join(format!("{name}.html"));
+        let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+            .args(["scenario", "run", name, "--html", html.to_str().unwrap()])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let page = Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=3000",
+                &format!("--user-data-dir={}", dir.join("profile").display()),
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("chromium runs");
+        assert!(page.status.success(), "chromium failed on {name}");
+        let dom = String::from_utf8_lossy(&page.stdout);
+        assert!(
+            dom.contains("<svg") && dom.contains("</table>"),
+            "{name}: {dom}"
+        );
+        let log = String::from_utf8_lossy(&page.stderr);
+        let console: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+            .collect();
+        assert!(
+            console.is_empty(),
+            "{name}: console messages:\n{}",
+            console.join("\n")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
