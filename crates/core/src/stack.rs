@@ -2607,8 +2607,10 @@ impl Stack {
     ) -> Option<crate::TcpInfo> {
         match self.demux.get(&(local, remote))? {
             Entry::Conn(i) => self.conns.get(*i).map(|c| c.tcp_info(now, &self.config)),
-            Entry::Req(_) => Some(crate::TcpInfo {
+            Entry::Req(r) => self.reqs.get(*r).map(|req| crate::TcpInfo {
                 state: 12, // TCP_NEW_SYN_RECV
+                // inet_diag reports a request's SYN-ACK timeouts as its retransmissions.
+                retransmits: req.num_timeout,
                 ..Default::default()
             }),
             Entry::Tw(i) => self.tws.get(*i).map(|t| crate::TcpInfo {

@@ -16,8 +16,8 @@
 //! `inet_diag` does (retransmit, SYN-ACK → `on`; zero-window probe → `persist`; keepalive
 //! and an orphan's FIN_WAIT_2 timer → `keepalive`; TIME_WAIT records → `timewait`); a
 //! pending delayed ACK is not a timer `ss` shows, and while it is the earliest the column
-//! stays empty. A SYN-RECV request's retransmission count is not exported by the core, so
-//! its timer shows `0` retransmissions.
+//! stays empty. A SYN-RECV request's timer counts its SYN-ACK timeouts, as inet_diag's
+//! `req->num_timeout`.
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use synack_core::{Instant, SocketInfo, Stack, TcpInfo, TcpState, TimerKind};
@@ -68,7 +68,8 @@ pub fn rows(stack: &Stack, now: Instant) -> Vec<SockRow> {
             };
             let (kind, tcp_info) = match ti {
                 // TCP_NEW_SYN_RECV: a request in the SYN queue.
-                Some(t) if t.state == 12 => (SockKind::Request, None),
+                // (its TCP_INFO carries only the SYN-ACK timeouts, for the -o timer).
+                Some(t) if t.state == 12 => (SockKind::Request, Some(t)),
                 // A record with no TCB: only the state is filled in.
                 Some(t) if t.rto == 0 && t.snd_mss == 0 => (SockKind::TimeWait, None),
                 Some(t) => (SockKind::Full, Some(t)),
@@ -475,7 +476,7 @@ fn timer_of(r: &SockRow) -> Option<(&'static str, u64, u32)> {
     let ti = r.tcp_info.unwrap_or_default();
     Some(match (r.kind, k) {
         (SockKind::TimeWait, _) | (_, TimerKind::TimeWait) => ("timewait", ms, 0),
-        (SockKind::Request, _) => ("on", ms, 0),
+        (SockKind::Request, _) => ("on", ms, ti.retransmits.into()),
         (_, TimerKind::Retransmit) => ("on", ms, ti.retransmits.into()),
         (_, TimerKind::ZeroWindowProbe) => ("persist", ms, ti.probes.into()),
         (_, TimerKind::Keepalive | TimerKind::FinWait2) => ("keepalive", ms, ti.probes.into()),
@@ -561,7 +562,8 @@ pub fn ss_table(rows: &[SockRow], o: &SsOptions) -> String {
         }
         if o.info {
             ext.push_str("\n\t");
-            if let Some(t) = &r.tcp_info {
+            // A request has no TCP_INFO in inet_diag: its line stays empty.
+            if let Some(t) = r.tcp_info.as_ref().filter(|_| r.kind != SockKind::Request) {
                 ext.push_str(&info_line(t, o.numeric));
             }
         }
