@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 mod drill;
 mod pictures;
+mod serve;
 mod sockets;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Cmd {
     },
     /// Run packetdrill scripts against our stack: `N passed, M failed`.
     Drill(drill::DrillOpts),
+    /// Serve on a TUN device with the real clock: the kernel's TCP talks to synack.
+    Serve(serve::ServeOpts),
     /// The scenario library.
     Scenario {
         #[command(subcommand)]
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             host,
         } => sysctl(name.as_deref(), profile, host),
         Cmd::Drill(o) => drill::drill(&o),
+        Cmd::Serve(o) => serve::serve(&o),
         Cmd::Scenario {
             cmd: ScenarioCmd::List,
         } => list(),
