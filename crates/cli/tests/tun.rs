@@ -25,6 +25,21 @@ fn can_run() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether this machine can run the test; skipping is an error in CI.
+fn runnable() -> bool {
+    match can_run() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("SYNACK_REQUIRE_NETNS").is_none(),
+                "SYNACK_REQUIRE_NETNS is set but this test cannot run: {why}"
+            );
+            eprintln!("skipping: {why}");
+            false
+        }
+    }
+}
+
 /// A network namespace for one test, removed on drop (with what runs in it).
 struct Netns {
     name: String,
@@ -93,12 +108,7 @@ fn serve(ns: &mut Netns, extra: &[&str]) {
 
 #[test]
 fn the_kernel_talks_to_synack_over_tun() {
-    if let Err(why) = can_run() {
-        assert!(
-            std::env::var_os("SYNACK_REQUIRE_NETNS").is_none(),
-            "SYNACK_REQUIRE_NETNS is set but this test cannot run: {why}"
-        );
-        eprintln!("skipping: {why}");
+    if !runnable() {
         return;
     }
     let mut ns = Netns::new("echo");
@@ -156,12 +166,7 @@ print(len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdiges
 
 #[test]
 fn a_closed_port_answers_the_kernel_with_rst() {
-    if let Err(why) = can_run() {
-        assert!(
-            std::env::var_os("SYNACK_REQUIRE_NETNS").is_none(),
-            "SYNACK_REQUIRE_NETNS is set but this test cannot run: {why}"
-        );
-        eprintln!("skipping: {why}");
+    if !runnable() {
         return;
     }
     let mut ns = Netns::new("rst");
