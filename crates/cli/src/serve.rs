@@ -21,7 +21,8 @@ pub struct ServeOpts {
     addr: IpAddr,
     #[arg(long, default_value_t = 7)]
     port: u16,
-    /// echo (send back what arrives), discard (read and drop), source (send until closed).
+    /// echo (send back what arrives), discard (read and drop), source (send until
+    /// closed), http (answer each request with a small page, then close: curl works).
     #[arg(long, default_value = "echo")]
     app: String,
     #[arg(long, default_value = "seed")]
@@ -42,6 +43,24 @@ struct Served {
     fd: Fd,
     pending: Vec<u8>,
     eof: bool,
+    /// http: the request so far (until its blank line), and whether it was answered.
+    request: Vec<u8>,
+    answered: bool,
+}
+
+/// The page `--app http` serves.
+fn http_response(request: &[u8]) -> Vec<u8> {
+    let line = request
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .unwrap_or_default();
+    let body = format!("hello from synack\nyou asked: {line}\n");
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -62,8 +81,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 pub fn serve(o: &ServeOpts) -> Result<bool, String> {
     let app = match o.app.as_str() {
-        a @ ("echo" | "discard" | "source") => a,
-        other => return Err(format!("--app {other}: echo, discard or source")),
+        a @ ("echo" | "discard" | "source" | "http") => a,
+        other => return Err(format!("--app {other}: echo, discard, source or http")),
     };
     let mut tun = Tun::open(&o.tun).map_err(|e| format!("open TUN {}: {e}", o.tun))?;
     ip(&["addr", "add", &o.host_addr, "dev", &o.tun])?;
@@ -106,6 +125,8 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
                 fd,
                 pending: Vec::new(),
                 eof: false,
+                request: Vec::new(),
+                answered: false,
             });
         }
         conns.retain_mut(|c| {
@@ -116,6 +137,17 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
                         break;
                     }
                     Ok(n) if app == "echo" => c.pending.extend_from_slice(&buf[..n]),
+                    Ok(n) if app == "http" && !c.answered => {
+                        // Bounded: a request head larger than 64 KiB is cut off.
+                        let room = 65536usize.saturating_sub(c.request.len());
+                        c.request.extend_from_slice(&buf[..n.min(room)]);
+                        let complete = c.request.windows(4).any(|w| w == b"\r\n\r\n")
+                            || c.request.windows(2).any(|w| w == b"\n\n");
+                        if complete || room == 0 {
+                            c.pending = http_response(&c.request);
+                            c.answered = true;
+                        }
+                    }
                     Ok(_) => {}
                     Err(Errno::EAGAIN) => break,
                     Err(_) => {
@@ -139,6 +171,10 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
                         break;
                     }
                 }
+            }
+            // http: the page sent, the server closes (Connection: close).
+            if app == "http" && c.answered && c.pending.is_empty() && !c.eof {
+                c.eof = true;
             }
             if c.eof && c.pending.is_empty() {
                 let _ = st.close(now, c.fd);

@@ -187,3 +187,43 @@ except ConnectionRefusedError:
         .expect("python runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "refused");
 }
+
+#[test]
+fn curl_fetches_a_page_from_synack() {
+    if !runnable() {
+        return;
+    }
+    if Command::new("curl").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("SYNACK_REQUIRE_NETNS").is_none(),
+            "SYNACK_REQUIRE_NETNS is set but curl is missing"
+        );
+        eprintln!("skipping: no curl");
+        return;
+    }
+    let mut ns = Netns::new("http");
+    serve(
+        &mut ns,
+        &["--app", "http", "--count", "2", "--duration", "30"],
+    );
+    for path in ["/", "/hello"] {
+        let out = ns
+            .exec(&[
+                "curl",
+                "-sS",
+                "-m",
+                "5",
+                &format!("http://10.77.0.2:7{path}"),
+            ])
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(body.starts_with("hello from synack\n"), "{body}");
+        assert!(body.contains(&format!("GET {path} HTTP/1.1")), "{body}");
+    }
+}
