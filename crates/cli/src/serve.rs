@@ -85,7 +85,12 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
         other => return Err(format!("--app {other}: echo, discard, source or http")),
     };
     let mut tun = Tun::open(&o.tun).map_err(|e| format!("open TUN {}: {e}", o.tun))?;
-    ip(&["addr", "add", &o.host_addr, "dev", &o.tun])?;
+    // IPv6: no duplicate-address detection, so the address is usable at once.
+    if o.host_addr.contains(':') {
+        ip(&["addr", "add", &o.host_addr, "dev", &o.tun, "nodad"])?;
+    } else {
+        ip(&["addr", "add", &o.host_addr, "dev", &o.tun])?;
+    }
     ip(&["link", "set", &o.tun, "up"])?;
     let mut cfg = Config::for_profile(o.profile);
     for s in &o.sets {

@@ -79,6 +79,10 @@ impl Drop for Netns {
 
 /// Start `synack serve` in the namespace and wait for its "serving" line.
 fn serve(ns: &mut Netns, extra: &[&str]) {
+    serve_on(ns, "10.77.0.1/24", "10.77.0.2", extra)
+}
+
+fn serve_on(ns: &mut Netns, host: &str, addr: &str, extra: &[&str]) {
     let bin = env!("CARGO_BIN_EXE_synack");
     let mut args = vec![
         bin,
@@ -86,9 +90,9 @@ fn serve(ns: &mut Netns, extra: &[&str]) {
         "--tun",
         "st0",
         "--host-addr",
-        "10.77.0.1/24",
+        host,
         "--addr",
-        "10.77.0.2",
+        addr,
         "--port",
         "7",
     ];
@@ -226,4 +230,41 @@ fn curl_fetches_a_page_from_synack() {
         assert!(body.starts_with("hello from synack\n"), "{body}");
         assert!(body.contains(&format!("GET {path} HTTP/1.1")), "{body}");
     }
+}
+
+#[test]
+fn the_kernel_talks_to_synack_over_ipv6() {
+    if !runnable() {
+        return;
+    }
+    let mut ns = Netns::new("v6");
+    serve_on(
+        &mut ns,
+        "fd77::1/64",
+        "fd77::2",
+        &["--app", "echo", "--count", "1", "--duration", "30"],
+    );
+    let client = r#"
+import socket
+s = socket.create_connection(("fd77::2", 7), timeout=10)
+s.sendall(b"hello over IPv6")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(100)
+    if not b:
+        break
+    got += b
+print(got.decode())
+"#;
+    let out = ns
+        .exec(&["python3", "-c", client])
+        .output()
+        .expect("python runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello over IPv6",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
