@@ -82,6 +82,8 @@ pub struct Config {
     pub tcp_rfc1337: bool,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
+    /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
+    pub tcp_invalid_ratelimit: Duration,
     /// The socket-descriptor limit (like `ulimit -n`): synack.max_sockets
     pub max_sockets: u32,
     /// Link MTU of the host's interface: synack.mtu (MSS = MTU - 40 for IPv4, - 60 for IPv6)
@@ -185,6 +187,7 @@ impl Config {
             netdev_max_backlog: 1000,
             tcp_rfc1337: false,
             tcp_challenge_ack_limit: 1000,
+            tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
             mtu: 1500,
             seed: 0,
@@ -669,6 +672,13 @@ const SETTINGS: &[Setting] = &[
         "challenge ACKs per second",
         |c| c.tcp_challenge_ack_limit.to_string(),
         |c, v| c.tcp_challenge_ack_limit = int(v, 0, i32::MAX as i64)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_invalid_ratelimit",
+        "0..=2147483647 ms",
+        "per socket, at most one challenge ACK this often (ms)",
+        |c| c.tcp_invalid_ratelimit.as_millis().to_string(),
+        |c, v| c.tcp_invalid_ratelimit = Duration::from_millis(int(v, 0, i32::MAX as i64)? as u64)
     ),
     setting!(
         "synack.max_sockets",

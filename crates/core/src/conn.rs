@@ -112,6 +112,8 @@ pub(crate) struct Conn {
     /// An ICMP error on an established connection (`sk_err_soft`): reported instead of
     /// ETIMEDOUT if the connection times out.
     soft_error: Option<Errno>,
+    /// When the last challenge ACK left (`last_oow_ack_time`).
+    last_oow_ack: Option<Instant>,
     /// Payload per segment we send (peer MSS, path MTU, TCP_MAXSEG, minus options).
     pub(crate) mss: u16,
     pub(crate) ts_off: u32,
@@ -415,6 +417,7 @@ impl Conn {
         Conn {
             pmtu: None,
             soft_error: None,
+            last_oow_ack: None,
             state: TcpState::Closed,
             local,
             remote,
@@ -1408,7 +1411,19 @@ impl Conn {
         self.kill(cx, err);
     }
 
+    /// `tcp_send_challenge_ack`: at most one per socket per tcp_invalid_ratelimit, then
+    /// within the host-wide tcp_challenge_ack_limit for this second.
     fn challenge_ack(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(t) = self.last_oow_ack {
+            if cx.now.saturating_duration_since(t) < cx.cfg.tcp_invalid_ratelimit {
+                cx.incr(Counter::TcpAckSkippedChallenge);
+                return;
+            }
+        }
+        self.last_oow_ack = Some(cx.now);
+        if !cx.challenge.take(cx.now, cx.cfg.tcp_challenge_ack_limit) {
+            return;
+        }
         cx.incr(Counter::TcpChallengeAck);
         self.ack_now = true;
     }

@@ -90,6 +90,7 @@ counters! {
     TcpFastOpenCookieReqd => "TcpExtTCPFastOpenCookieReqd",
     TcpFastOpenPassiveAltKey => "TcpExtTCPFastOpenPassiveAltKey",
     TcpAckSkippedSeq => "TcpExtTCPACKSkippedSeq",
+    TcpAckSkippedChallenge => "TcpExtTCPACKSkippedChallenge",
     TcpBacklogDrop => "TcpExtTCPBacklogDrop",
     TcpZeroWindowDrop => "TcpExtTCPZeroWindowDrop",
     TcpWinProbe => "TcpExtTCPWinProbe",

@@ -92,6 +92,51 @@ pub(crate) struct Ctx<'a> {
     pub(crate) counters: &'a mut Counters,
     pub(crate) events: &'a mut Events,
     pub(crate) ctrl: &'a mut VecDeque<Ctrl>,
+    pub(crate) challenge: &'a mut ChallengeBudget,
+}
+
+/// The host-wide RFC 5961 challenge-ACK budget (`tcp_challenge_ack_limit`): per second, a
+/// count drawn at random between half the limit and 1.5 times it, so that an attacker
+/// cannot learn from the count (CVE-2016-5696). Deterministic from the stack's seed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChallengeBudget {
+    second: u64,
+    left: u32,
+    rng: u64,
+}
+
+impl ChallengeBudget {
+    pub(crate) fn new(seed: u64) -> Self {
+        ChallengeBudget {
+            second: u64::MAX,
+            left: 0,
+            rng: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
+        }
+    }
+
+    /// May a challenge ACK go now? (`tcp_send_challenge_ack`'s host-wide check.)
+    pub(crate) fn take(&mut self, now: Instant, limit: u32) -> bool {
+        if limit >= i32::MAX as u32 {
+            return true;
+        }
+        let second = now.as_micros() / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            let half = (limit + 1) >> 1;
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            // get_random_u32_inclusive(half, limit + half - 1)
+            let span = u64::from(limit.max(1));
+            self.left = half + (self.rng % span) as u32;
+        }
+        if self.left > 0 {
+            self.left -= 1;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -141,5 +186,23 @@ impl Ctx<'_> {
         };
         self.incr(Counter::OutRsts);
         self.send_ctrl(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per second, between half the limit and one and a half times it are allowed (the
+    /// count drawn at random each second); unlimited at i32::MAX.
+    #[test]
+    fn challenge_budget_per_second() {
+        let mut b = ChallengeBudget::new(7);
+        for second in 0..20u64 {
+            let t = Instant::from_micros(second * 1_000_000 + 1);
+            let n = (0..5000).take_while(|_| b.take(t, 1000)).count();
+            assert!((500..1500).contains(&n), "second {second}: {n}");
+        }
+        assert!((0..100_000).all(|_| b.take(Instant::ZERO, i32::MAX as u32)));
     }
 }

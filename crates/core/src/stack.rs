@@ -111,6 +111,8 @@ pub struct Stack {
     secrets: Secrets,
     /// Fast Open cookies learned from servers (the client side).
     fo_cache: fastopen::CookieCache,
+    /// RFC 5961 challenge ACKs left this second, host-wide.
+    challenge: crate::ctx::ChallengeBudget,
     cookies: SynCookies,
     sockets: Vec<Option<Socket>>,
     free_fds: BinaryHeap<Reverse<u32>>,
@@ -142,6 +144,7 @@ macro_rules! cx {
             counters: &mut $s.counters,
             events: &mut $s.events,
             ctrl: &mut $s.ctrl,
+            challenge: &mut $s.challenge,
         }
     };
 }
@@ -218,6 +221,7 @@ impl Stack {
             cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
             fo_cache: fastopen::CookieCache::default(),
+            challenge: crate::ctx::ChallengeBudget::new(config.seed),
             config,
         }
     }
