@@ -56,6 +56,23 @@ pub(crate) struct Negotiated {
     pub(crate) ts: bool,
 }
 
+impl Negotiated {
+    /// What a listener agrees to from a SYN's options (`tcp_openreq_init`): the peer's
+    /// MSS (536 without one), window scaling and SACK if both sides do them, timestamps
+    /// if the SYN carried one.
+    pub(crate) fn from_syn(cfg: &Config, opts: &SockOpts, o: &TcpOptions) -> Negotiated {
+        Negotiated {
+            peer_mss: o.mss.unwrap_or(MSS_DEFAULT).max(64),
+            wscale: match (cfg.tcp_window_scaling, o.window_scale) {
+                (true, Some(w)) => Some((w.min(14), our_wscale(cfg, opts))),
+                _ => None,
+            },
+            sack: cfg.tcp_sack && o.sack_permitted,
+            ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
+        }
+    }
+}
+
 /// What the stack must do after a connection handled an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Next {
@@ -315,32 +332,59 @@ impl Conn {
         rcv_wnd: u32,
         synack_sent: Option<Instant>,
     ) -> Conn {
-        let mut c = Conn::blank(cx, local, remote, None, opts, SeqNum(iss), ts_off);
-        c.neg = neg;
+        let mut c = Conn::passive(
+            cx,
+            local,
+            remote,
+            opts,
+            (iss, irs),
+            (ts_off, ts_recent),
+            neg,
+            snd_wnd,
+        );
         c.snd_una = SeqNum(iss) + 1;
         c.snd_nxt = c.snd_una;
         c.snd_max = c.snd_una;
         c.snd_sml = c.snd_una;
-        c.irs = SeqNum(irs);
-        c.rcv_nxt = SeqNum(irs) + 1;
+        c.snd_wl2 = c.snd_una;
         c.rcv_adv = c.rcv_nxt + rcv_wnd;
         c.rcv_ssthresh = rcv_wnd;
         c.last_ack_sent = c.rcv_nxt;
-        c.ts_recent = ts_recent;
-        c.ts_recent_stamp = cx.now;
         c.stats.delivered = 1; // the SYN-ACK, acknowledged by the ACK that made us
-        c.snd_wnd = snd_wnd;
-        c.max_window = snd_wnd;
-        c.snd_wl1 = SeqNum(irs);
-        c.snd_wl2 = c.snd_una;
-        c.set_mss(cx.cfg);
-        c.init_cwnd();
         if let Some(sent) = synack_sent {
             c.rtt_sample(cx.now - sent);
         }
         c.set_state(cx, TcpState::SynRecv);
         c.set_state(cx, TcpState::Established);
         c.arm_keepalive(cx);
+        c
+    }
+
+    /// What every passive connection takes from its SYN: the peer's ISN, options,
+    /// timestamp and window (the send side is the caller's: before or after its SYN-ACK
+    /// is acknowledged).
+    #[allow(clippy::too_many_arguments)]
+    fn passive(
+        cx: &mut Ctx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        opts: SockOpts,
+        (iss, irs): (u32, u32),
+        (ts_off, ts_recent): (u32, u32),
+        neg: Negotiated,
+        snd_wnd: u32,
+    ) -> Conn {
+        let mut c = Conn::blank(cx, local, remote, None, opts, SeqNum(iss), ts_off);
+        c.neg = neg;
+        c.irs = SeqNum(irs);
+        c.rcv_nxt = SeqNum(irs) + 1;
+        c.ts_recent = ts_recent;
+        c.ts_recent_stamp = cx.now;
+        c.snd_wnd = snd_wnd;
+        c.max_window = snd_wnd;
+        c.snd_wl1 = SeqNum(irs);
+        c.set_mss(cx.cfg);
+        c.init_cwnd();
         c
     }
 
@@ -373,18 +417,17 @@ impl Conn {
         snd_wnd: u32,
         data: &[u8],
     ) -> Conn {
-        let mut c = Conn::blank(cx, local, remote, None, opts, SeqNum(iss), ts_off);
-        c.neg = neg;
-        c.irs = SeqNum(irs);
-        c.rcv_nxt = SeqNum(irs) + 1;
-        c.ts_recent = ts_recent;
-        c.ts_recent_stamp = cx.now;
-        c.snd_wnd = snd_wnd;
-        c.max_window = snd_wnd;
-        c.snd_wl1 = SeqNum(irs);
+        let mut c = Conn::passive(
+            cx,
+            local,
+            remote,
+            opts,
+            (iss, irs),
+            (ts_off, ts_recent),
+            neg,
+            snd_wnd,
+        );
         c.snd_wl2 = SeqNum(iss);
-        c.set_mss(cx.cfg);
-        c.init_cwnd();
         let rcv_wnd = initial_rcv_window(c.rcv.capacity(), c.mss_for_window());
         c.rcv_ssthresh = rcv_wnd;
         if !data.is_empty() {

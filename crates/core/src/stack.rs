@@ -494,15 +494,7 @@ impl Stack {
         let cfg = &self.config;
 
         let o = &seg.options;
-        let neg = Negotiated {
-            peer_mss: o.mss.unwrap_or(conn::MSS_DEFAULT).max(64),
-            wscale: match (cfg.tcp_window_scaling, o.window_scale) {
-                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg, &opts))),
-                _ => None,
-            },
-            sack: cfg.tcp_sack && o.sack_permitted,
-            ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
-        };
+        let neg = Negotiated::from_syn(cfg, &opts, o);
         let advmss = conn::advmss(cfg, dst, opts.maxseg);
         let mss_w = if neg.ts {
             advmss.saturating_sub(conn::TS_LEN)
@@ -616,15 +608,7 @@ impl Stack {
         };
         let opts = lis.opts;
         let o = &seg.options;
-        let neg = Negotiated {
-            peer_mss: o.mss.unwrap_or(conn::MSS_DEFAULT).max(64),
-            wscale: match (cfg.tcp_window_scaling, o.window_scale) {
-                (true, Some(w)) => Some((w.min(14), conn::our_wscale(cfg, &opts))),
-                _ => None,
-            },
-            sack: cfg.tcp_sack && o.sack_permitted,
-            ts: cfg.tcp_timestamps != 0 && o.timestamps.is_some(),
-        };
+        let neg = Negotiated::from_syn(cfg, &opts, o);
         let iss = self
             .secrets
             .isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros());
