@@ -25,7 +25,8 @@ pub struct DrillOpts {
     /// --ip_version; scripts that name their family or addresses keep them.
     #[arg(long, value_name = "ipv4|ipv6")]
     ip_version: Option<String>,
-    /// MTU of the simulated link, as packetdrill's --mtu (default 1500).
+    /// MTU of the simulated link, as packetdrill's --mtu (default 1500; 1520 when an IPv4
+    /// script runs over IPv6, so that it announces the MSS 1460 it spells).
     #[arg(long, value_parser = clap::value_parser!(u32).range(68..=65535))]
     mtu: Option<u32>,
     /// A list of script names (relative to the folder given) that passed before: the run

@@ -39,7 +39,8 @@ pub struct Options {
     /// Run scripts over IPv6 (`Some(true)`) or IPv4 (`Some(false)`), as packetdrill's
     /// `--ip_version`; a script's own `--ip_version` flag or name (`*-ipv6.pkt`) wins.
     pub ipv6: Option<bool>,
-    /// MTU of the simulated link (packetdrill's `--mtu`); `None`: 1500. A script's own
+    /// MTU of the simulated link (packetdrill's `--mtu`); `None`: 1500, or 1520 when an
+    /// IPv4 script runs over IPv6 (so it announces the MSS 1460 it spells). A script's own
     /// `--mtu=` line wins.
     pub mtu: Option<u32>,
 }
@@ -97,11 +98,51 @@ fn wants_ipv6(text: &str, path: &Path, run: Option<bool>) -> Result<bool, String
     if stem.ends_with("-ipv4") || stem.ends_with("_ipv4") {
         return Ok(false);
     }
-    // A script that names IPv4 addresses is an IPv4 script whatever the run says.
-    let v4_addresses = text
-        .lines()
-        .any(|l| l.trim_start().starts_with("--local_ip=") && !l.contains(':'));
-    Ok(run.unwrap_or(false) && !v4_addresses)
+    // A script that names IPv4 addresses, or injects ICMP messages only IPv4 has, is an
+    // IPv4 script whatever the run says.
+    let v4_only = text.lines().any(|l| {
+        let l = l.trim_start();
+        (l.starts_with("--local_ip=") && !l.contains(':')) || icmp_v4_only(l)
+    });
+    Ok(run.unwrap_or(false) && !v4_only)
+}
+
+/// Whether a script line injects an ICMP message that has no ICMPv6 form under the same
+/// name (packetdrill's ICMPv6 codes are no_route, admin_prohibited, address_unreachable,
+/// port_unreachable; fragmentation needed is ICMPv6's packet_too_big).
+fn icmp_v4_only(line: &str) -> bool {
+    let Some(rest) = line.split_once("icmp unreachable ").map(|(_, r)| r) else {
+        return false;
+    };
+    let code = rest.split_whitespace().next().unwrap_or("");
+    matches!(
+        code,
+        "net_unreachable"
+            | "host_unreachable"
+            | "protocol_unreachable"
+            | "frag_needed"
+            | "source_route_failed"
+            | "net_unknown"
+            | "host_unknown"
+            | "source_host_isolated"
+            | "net_prohibited"
+            | "host_prohibited"
+            | "net_unreachable_for_tos"
+            | "host_unreachable_for_tos"
+            | "packet_filtered"
+            | "precedence_violation"
+            | "precedence_cutoff"
+    )
+}
+
+/// Whether the script itself says it is an IPv6 one (its flag or its name), rather than
+/// being run over IPv6 by the run's choice.
+fn names_ipv6(text: &str, path: &Path) -> bool {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    text.lines()
+        .any(|l| l.trim() == "--ip_version=ipv6")
+        || stem.ends_with("-ipv6")
+        || stem.ends_with("_ipv6")
 }
 
 /// Run one script.
@@ -133,7 +174,13 @@ pub fn run_text(path: &Path, text: &str, opts: &Options, log: &mut Vec<String>) 
         Ok(s) => s,
         Err(e) => return Outcome::Fail(format!("{}:{}: {}", path.display(), e.line, e.message)),
     };
-    let mtu = opts.mtu.unwrap_or(1500);
+    // packetdrill's link is 1500 bytes. A script written for IPv6 spells the MSS that
+    // gives (1440); one written for IPv4 spells 1460 everywhere, so run over IPv6 by the
+    // run's choice it gets a link 20 bytes larger (IPv6's larger header) to announce the
+    // MSS it expects.
+    let mtu = opts
+        .mtu
+        .unwrap_or(if v6 && !names_ipv6(text, path) { 1520 } else { 1500 });
     let mut r = match runner::Runner::new(path, &script, opts.profile, opts.verbose, v6, mtu) {
         Ok(r) => r,
         Err(e) => return Outcome::Fail(format!("{}: {e}", path.display())),

@@ -9,9 +9,15 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn failures(dir: &Path, names: Option<&[String]>, profile: Profile) -> Vec<String> {
+fn failures(
+    dir: &Path,
+    names: Option<&[String]>,
+    profile: Profile,
+    ipv6: Option<bool>,
+) -> Vec<String> {
     let opts = Options {
         profile,
+        ipv6,
         ..Options::default()
     };
     let mut bad = Vec::new();
@@ -31,8 +37,9 @@ fn failures(dir: &Path, names: Option<&[String]>, profile: Profile) -> Vec<Strin
     bad
 }
 
-#[test]
-fn shared_scripts_recorded_as_passing_still_pass() {
+/// The recorded scripts, over IPv4 or, as packetdrill's `--ip_version=ipv6` runs them,
+/// over IPv6 (scripts that pin IPv4 stay IPv4).
+fn shared_scripts_pass(ipv6: bool) {
     let shared = repo().join("../shared/packetdrill");
     if !shared.is_dir() {
         eprintln!("skipping: {} is not there", shared.display());
@@ -41,12 +48,22 @@ fn shared_scripts_recorded_as_passing_still_pass() {
     let list = std::fs::read_to_string(repo().join("tests/drill-passing.txt")).unwrap();
     let names = read_ratchet(&list);
     assert!(names.len() >= 56, "the list only grows");
-    let bad = failures(&shared, Some(&names), Profile::Linux);
+    let bad = failures(&shared, Some(&names), Profile::Linux, Some(ipv6));
     assert!(
         bad.is_empty(),
-        "recorded scripts now fail:\n{}",
+        "recorded scripts now fail (ipv6: {ipv6}):\n{}",
         bad.join("\n")
     );
+}
+
+#[test]
+fn shared_scripts_recorded_as_passing_still_pass() {
+    shared_scripts_pass(false);
+}
+
+#[test]
+fn shared_scripts_recorded_as_passing_still_pass_over_ipv6() {
+    shared_scripts_pass(true);
 }
 
 #[test]
@@ -57,6 +74,6 @@ fn our_own_scripts_pass() {
         scripts.len() >= 10,
         "one script per scenario of the document"
     );
-    let bad = failures(&dir, None, Profile::Seed);
+    let bad = failures(&dir, None, Profile::Seed, None);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
