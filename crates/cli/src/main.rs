@@ -43,6 +43,13 @@ enum Cmd {
     Drill(drill::DrillOpts),
     /// Serve on a TUN device with the real clock: the kernel's TCP talks to synack.
     Serve(serve::ServeOpts),
+    /// A live stack's sockets, as iproute2's `ss` prints them: synack ss --control PATH -tanoi
+    Ss(ControlOpts),
+    /// A live stack's sockets, as `netstat -napt` prints them.
+    Netstat(ControlOpts),
+    /// A live stack's counters, as `nstat` prints them (changes since the last nstat asked
+    /// of that stack; -a absolute, -z zeros too).
+    Nstat(ControlOpts),
     /// The scenario library.
     Scenario {
         #[command(subcommand)]
@@ -69,6 +76,25 @@ enum ScenarioCmd {
         #[command(flatten)]
         sockets: sockets::SocketOpts,
     },
+}
+
+/// Where a live stack answers (`synack serve --control PATH`, or a tokio program's
+/// control socket), and the tool's own arguments.
+#[derive(Args, Clone)]
+struct ControlOpts {
+    /// The stack's control socket.
+    #[arg(long, value_name = "PATH")]
+    control: PathBuf,
+    /// The tool's flags and filter, as you would give them to it: -tan state established
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// Ask a live stack for one of its views and print it.
+fn control(tool: &str, o: &ControlOpts) -> Result<bool, String> {
+    let text = synack_tun::control::query(&o.control, &format!("{tool} {}", o.args.join(" ")))?;
+    write!(std::io::stdout().lock(), "{text}").map_err(io_err)?;
+    Ok(true)
 }
 
 #[derive(Args, Clone)]
@@ -138,6 +164,9 @@ fn main() -> ExitCode {
         } => sysctl(name.as_deref(), profile, host),
         Cmd::Drill(o) => drill::drill(&o),
         Cmd::Serve(o) => serve::serve(&o),
+        Cmd::Ss(o) => control("ss", &o),
+        Cmd::Netstat(o) => control("netstat", &o),
+        Cmd::Nstat(o) => control("nstat", &o),
         Cmd::Scenario {
             cmd: ScenarioCmd::List,
         } => list(),

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
 use std::time::Duration;
 use synack_core::{Config, Errno, Fd, Profile, Stack};
+use synack_tun::control::Control;
 use synack_tun::{os_seed, run, Clock, Tun};
 
 #[derive(Args)]
@@ -36,6 +37,9 @@ pub struct ServeOpts {
     /// Stop after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
+    /// Answer `synack ss|netstat|nstat --control PATH` on this Unix socket.
+    #[arg(long, value_name = "PATH")]
+    control: Option<std::path::PathBuf>,
 }
 
 /// A served connection: its descriptor and what the application still has to send.
@@ -101,6 +105,10 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
     }
     // A real network: secrets from the OS, never the fixed simulator seed.
     cfg.seed = os_seed().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let mut control = match &o.control {
+        Some(p) => Some(Control::bind(p).map_err(|e| format!("--control {}: {e}", p.display()))?),
+        None => None,
+    };
     let clock = Clock::start();
     let mut stack = Stack::new(cfg, &[o.addr]);
     let t = clock.now();
@@ -125,6 +133,9 @@ pub fn serve(o: &ServeOpts) -> Result<bool, String> {
     let mut buf = vec![0u8; 65536];
     let chunk = vec![b'x'; 16384];
     run(&mut tun, &mut stack, &clock, |st, now| {
+        if let Some(c) = &mut control {
+            c.poll(st, now);
+        }
         while let Ok((fd, _peer)) = st.accept(now, l) {
             conns.push(Served {
                 fd,

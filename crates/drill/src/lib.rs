@@ -139,8 +139,7 @@ fn icmp_v4_only(line: &str) -> bool {
 /// being run over IPv6 by the run's choice.
 fn names_ipv6(text: &str, path: &Path) -> bool {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    text.lines()
-        .any(|l| l.trim() == "--ip_version=ipv6")
+    text.lines().any(|l| l.trim() == "--ip_version=ipv6")
         || stem.ends_with("-ipv6")
         || stem.ends_with("_ipv6")
 }
@@ -178,9 +177,11 @@ pub fn run_text(path: &Path, text: &str, opts: &Options, log: &mut Vec<String>) 
     // gives (1440); one written for IPv4 spells 1460 everywhere, so run over IPv6 by the
     // run's choice it gets a link 20 bytes larger (IPv6's larger header) to announce the
     // MSS it expects.
-    let mtu = opts
-        .mtu
-        .unwrap_or(if v6 && !names_ipv6(text, path) { 1520 } else { 1500 });
+    let mtu = opts.mtu.unwrap_or(if v6 && !names_ipv6(text, path) {
+        1520
+    } else {
+        1500
+    });
     let mut r = match runner::Runner::new(path, &script, opts.profile, opts.verbose, v6, mtu) {
         Ok(r) => r,
         Err(e) => return Outcome::Fail(format!("{}: {e}", path.display())),

@@ -34,7 +34,8 @@ pub mod pcap;
 mod rule;
 pub mod scenarios;
 mod sim;
-pub mod ss;
+/// The `ss`/`netstat`/`nstat` views live in their own crate, shared with live stacks.
+pub use synack_view as ss;
 pub mod view;
 
 pub use event::{ip_destination, segment_info, LinkDropReason, SimEvent, SimEventKind};

@@ -5,6 +5,8 @@
 //! `Stack::handle_packet`, fire timers, write what `poll_transmit` gives, and sleep until a
 //! packet arrives or `poll_timeout()` says — plus a small application on top (echo,
 //! discard, source) for `synack serve`.
+pub mod control;
+
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -68,6 +70,12 @@ impl Tun {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The device's descriptor (non-blocking), for an event loop such as tokio's
+    /// `AsyncFd` to wait on; reads and writes still go through [`Tun::recv`]/[`Tun::send`].
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
     }
 
     /// Wait until a packet can be read, at most `timeout` (`None`: forever).

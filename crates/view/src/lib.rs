@@ -18,6 +18,8 @@
 //! pending delayed ACK is not a timer `ss` shows, and while it is the earliest the column
 //! stays empty. A SYN-RECV request's timer counts its SYN-ACK timeouts, as inet_diag's
 //! `req->num_timeout`.
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use synack_core::{Instant, SocketInfo, Stack, TcpInfo, TcpState, TimerKind};
