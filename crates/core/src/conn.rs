@@ -6,7 +6,7 @@
 //! The connection never touches the network: the stack asks it for its next segment
 //! (`next_segment`) and calls it back when its single wheel timer fires.
 use crate::buffer::{RecvBuf, SendBuf};
-use crate::ctx::{Ctrl, Ctx};
+use crate::ctx::{Ctrl, Ctx, OowStamp};
 use crate::event::{EventKind, SegmentInfo, TimerKind};
 use crate::opts::SockOpts;
 use crate::timers::TimerId;
@@ -129,13 +129,13 @@ pub(crate) struct Conn {
     /// An ICMP error on an established connection (`sk_err_soft`): reported instead of
     /// ETIMEDOUT if the connection times out.
     soft_error: Option<Errno>,
-    /// When the last challenge ACK left (`last_oow_ack_time`).
-    last_oow_ack: Option<Instant>,
+    /// When the last challenge or out-of-window ACK left (`last_oow_ack_time`).
+    last_oow_ack: OowStamp,
     /// Payload per segment we send (peer MSS, path MTU, TCP_MAXSEG, minus options).
     pub(crate) mss: u16,
     pub(crate) ts_off: u32,
     pub(crate) ts_recent: u32,
-    ts_recent_stamp: Instant,
+    pub(crate) ts_recent_stamp: Instant,
     last_ack_sent: SeqNum,
 
     pub(crate) snd: SendBuf,
@@ -460,7 +460,7 @@ impl Conn {
         Conn {
             pmtu: None,
             soft_error: None,
-            last_oow_ack: None,
+            last_oow_ack: OowStamp::default(),
             state: TcpState::Closed,
             local,
             remote,
@@ -640,18 +640,21 @@ impl Conn {
         let seq = SeqNum(seg.seq);
         let end = seq + seg.seq_len();
 
-        // PAWS (RFC 7323 5): a segment with an older timestamp is an old duplicate.
-        if self.neg.ts && !seg.flags.rst() {
-            if let Some(ts) = seg.options.timestamps {
-                if (self.ts_recent.wrapping_sub(ts.val) as i32) > 0
-                    && cx.now.saturating_duration_since(self.ts_recent_stamp) < PAWS_24DAYS
-                {
-                    cx.incr(Counter::PawsEstab);
-                    self.drop_event(cx, seg, crate::DropReason::Paws);
-                    self.ack_now = true;
-                    return (Next::Keep, false);
-                }
+        // PAWS (RFC 7323 5): a segment with an older timestamp is an old duplicate. A
+        // reset is judged by its sequence number alone; a SYN takes the challenge path.
+        if !seg.flags.rst() && self.paws_discard(cx, seg, seq) {
+            if seg.flags.syn() {
+                cx.incr(Counter::TcpSynChallenge);
+                self.challenge_ack(cx);
+                self.drop_event(cx, seg, crate::DropReason::SynChallenge);
+                return (Next::Keep, false);
             }
+            cx.incr(Counter::PawsEstab);
+            self.drop_event(cx, seg, crate::DropReason::Paws);
+            if !self.oow_rate_limited(cx, seg, Counter::TcpAckSkippedPaws) {
+                self.ack_now = true; // tcp_send_dupack
+            }
+            return (Next::Keep, false);
         }
 
         // Sequence check (tcp_sequence): overlap with [RCV.NXT, RCV.NXT + RCV.WND].
@@ -667,7 +670,7 @@ impl Conn {
                 self.drop_event(cx, seg, crate::DropReason::SynChallenge);
                 return (Next::Keep, false);
             }
-            if !seg.flags.rst() {
+            if !seg.flags.rst() && !self.oow_rate_limited(cx, seg, Counter::TcpAckSkippedSeq) {
                 self.ack_now = true; // tcp_send_dupack
             }
             self.drop_event(cx, seg, crate::DropReason::OutOfWindow);
@@ -1454,16 +1457,50 @@ impl Conn {
         self.kill(cx, err);
     }
 
+    /// `tcp_paws_discard`: the timestamp is more than one tick older than `ts_recent`
+    /// (TCP_PAWS_WINDOW), `ts_recent` is less than 24 days old and not 0 (some stacks send
+    /// 0 in their SYN), and the segment is not a "disordered ACK" — a pure duplicate ACK
+    /// at RCV.NXT that changes no window and is at most 1.2 RTO older, which an ACK
+    /// reordered behind a newer one looks like (`tcp_disordered_ack`).
+    fn paws_discard(&self, cx: &Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum) -> bool {
+        let Some(ts) = seg.options.timestamps.filter(|_| self.neg.ts) else {
+            return false;
+        };
+        let behind = self.ts_recent.wrapping_sub(ts.val) as i32;
+        if behind <= 1
+            || self.ts_recent == 0
+            || cx.now.saturating_duration_since(self.ts_recent_stamp) >= PAWS_24DAYS
+        {
+            return false;
+        }
+        let ack = SeqNum(seg.ack);
+        let win = (seg.window as u32) << self.snd_wscale();
+        let pure_ack = seg.flags.ack() && seg.seq_len() == 0 && seq == self.rcv_nxt;
+        let may_update_window = ack > self.snd_una
+            || seq > self.snd_wl1
+            || (seq == self.snd_wl1 && (win > self.snd_wnd || win == 0));
+        // tcp_tsval_replay: RTO in jiffies × 1200 / HZ, in the peer's (millisecond) ticks.
+        let replay = (self.rto.as_millis() as u64 * 1200 / 1000).min(i32::MAX as u64) as i32;
+        let disordered = pure_ack && ack == self.snd_una && !may_update_window && behind <= replay;
+        !disordered
+    }
+
+    /// `tcp_oow_rate_limited`: the duplicate ACK answering an out-of-window or PAWS-failed
+    /// segment goes at most once per tcp_invalid_ratelimit per socket, so two stacks that
+    /// disagree about the window cannot ACK each other forever.
+    fn oow_rate_limited(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, c: Counter) -> bool {
+        self.last_oow_ack.limited_for(cx, seg, c)
+    }
+
     /// `tcp_send_challenge_ack`: at most one per socket per tcp_invalid_ratelimit, then
     /// within the host-wide tcp_challenge_ack_limit for this second.
     fn challenge_ack(&mut self, cx: &mut Ctx<'_>) {
-        if let Some(t) = self.last_oow_ack {
-            if cx.now.saturating_duration_since(t) < cx.cfg.tcp_invalid_ratelimit {
-                cx.incr(Counter::TcpAckSkippedChallenge);
-                return;
-            }
+        if self
+            .last_oow_ack
+            .limited(cx, Counter::TcpAckSkippedChallenge)
+        {
+            return;
         }
-        self.last_oow_ack = Some(cx.now);
         if !cx.challenge.take(cx.now, cx.cfg.tcp_challenge_ack_limit) {
             return;
         }

@@ -5,7 +5,7 @@ use crate::event::{Event, EventKind};
 use crate::{Config, Counter, Counters, Instant, TcpState};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use synack_wire::{TcpFlags, TcpOptions, Timestamps};
+use synack_wire::{TcpFlags, TcpOptions, TcpSegment, Timestamps};
 
 /// Most events kept between two `drain_events` calls; beyond it the oldest are dropped
 /// (and counted), so a driver that forgets to drain cannot make memory grow without bound.
@@ -93,6 +93,45 @@ pub(crate) struct Ctx<'a> {
     pub(crate) events: &'a mut Events,
     pub(crate) ctrl: &'a mut VecDeque<Ctrl>,
     pub(crate) challenge: &'a mut ChallengeBudget,
+}
+
+/// When a socket last answered junk (Linux's `last_oow_ack_time`), in milliseconds of
+/// the stack's clock, as Linux keeps it in jiffies: 4 bytes, so that it fits the compact
+/// TIME_WAIT and request records too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OowStamp(Option<u32>);
+
+impl OowStamp {
+    /// `__tcp_oow_rate_limited`: whether an answer now would come within
+    /// tcp_invalid_ratelimit of the last one (then counted in `c` and not sent); if not,
+    /// now becomes the last one.
+    pub(crate) fn limited(&mut self, cx: &mut Ctx<'_>, c: Counter) -> bool {
+        let now = cx.now.as_millis() as u32;
+        if let Some(t) = self.0 {
+            let elapsed = now.wrapping_sub(t) as i32;
+            if elapsed >= 0 && (elapsed as u128) < cx.cfg.tcp_invalid_ratelimit.as_millis() {
+                cx.incr(c);
+                return true;
+            }
+        }
+        self.0 = Some(now);
+        false
+    }
+
+    /// `tcp_oow_rate_limited`: as [`OowStamp::limited`], but a segment with data or a FIN
+    /// (and no SYN) is always answered — it is not part of an ACK loop between two stacks
+    /// that disagree about the window, which is what the limit breaks.
+    pub(crate) fn limited_for(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        seg: &TcpSegment<'_>,
+        c: Counter,
+    ) -> bool {
+        if seg.seq_len() > 0 && !seg.flags.syn() {
+            return false;
+        }
+        self.limited(cx, c)
+    }
 }
 
 /// The host-wide RFC 5961 challenge-ACK budget (`tcp_challenge_ack_limit`): per second, a

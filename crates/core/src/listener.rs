@@ -98,4 +98,7 @@ pub(crate) struct Request {
     pub(crate) synack_pending: bool,
     pub(crate) first_synack: Option<Instant>,
     pub(crate) timer: Option<(TimerId, Instant)>,
+    /// When the last answer to a duplicate SYN or an out-of-window segment left
+    /// (`tcp_rsk(req)->last_oow_ack_time`).
+    pub(crate) last_oow_ack: crate::ctx::OowStamp,
 }

@@ -1,7 +1,7 @@
 //! One host's TCP: socket table, demultiplexing, listeners, TIME_WAIT records, the
 //! timer wheel, the transmit queue, counters and events.
 use crate::conn::{self, Conn, Negotiated, Next, OutSeg};
-use crate::ctx::{Ctrl, Ctx, Events};
+use crate::ctx::{Ctrl, Ctx, Events, OowStamp};
 use crate::event::SegmentInfo;
 use crate::fastopen;
 use crate::listener::{FastOpenListen, Listener, Request};
@@ -524,6 +524,7 @@ impl Stack {
             acked: false,
             synack_pending: true,
             first_synack: None,
+            last_oow_ack: OowStamp::default(),
             timer: None,
         };
         let r = self.reqs.insert(req);
@@ -835,12 +836,22 @@ impl Stack {
             e >= 0 && s <= req.rcv_wnd as i32
         };
         if seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst() && seg.seq == req.irs {
-            // The client retransmitted its SYN: SYN-ACK again, restart the timer.
+            // The client retransmitted its SYN: SYN-ACK again, restart the timer — at
+            // most once per tcp_invalid_ratelimit (TcpExtTCPACKSkippedSynRecv), so a
+            // stream of copies cannot make us amplify it.
             let nt = req.num_timeout;
-            if let Some(req) = self.reqs.get_mut(r) {
-                req.num_retrans = req.num_retrans.saturating_add(1);
-                req.synack_pending = true;
+            let Some(req) = self.reqs.get_mut(r) else {
+                return;
+            };
+            let mut cx = cx!(self, now);
+            if req
+                .last_oow_ack
+                .limited_for(&mut cx, seg, Counter::TcpAckSkippedSynRecv)
+            {
+                return;
             }
+            req.num_retrans = req.num_retrans.saturating_add(1);
+            req.synack_pending = true;
             self.txq.push_back(Tx::Req(r));
             let t = (conn::RTO_INIT * (1u32 << nt.min(10))).min(self.config.rto_max());
             self.rearm_req(r, now + t);
@@ -876,8 +887,17 @@ impl Stack {
         }
         if !in_window {
             self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
-            let ack = self.req_ack(now, r);
-            self.ctrl.push_back(ack);
+            let Some(req) = self.reqs.get_mut(r) else {
+                return;
+            };
+            let mut cx = cx!(self, now);
+            if !req
+                .last_oow_ack
+                .limited_for(&mut cx, seg, Counter::TcpAckSkippedSynRecv)
+            {
+                let ack = self.req_ack(now, r);
+                self.ctrl.push_back(ack);
+            }
             return;
         }
         let l = req.listener;
@@ -1175,9 +1195,10 @@ impl Stack {
             win: (c.rcv.space() as u32 >> c.rcv_wscale()).min(65535) as u16,
             ts: c.neg.ts,
             ts_recent: c.ts_recent,
-            ts_recent_stamp: now,
+            ts_recent_stamp: c.ts_recent_stamp,
             ts_off: c.ts_off,
             timer: None,
+            last_oow_ack: OowStamp::default(),
         };
         // The connection object leaves the network; the application may still hold it.
         let was = self.events.on;

@@ -1,10 +1,11 @@
 //! TIME_WAIT (and orphaned FIN_WAIT_2) as a compact record, like Linux's
 //! `inet_timewait_sock`: the 4-tuple, the two sequence numbers and the timestamp state
 //! it needs to answer late segments — no buffers, no TCB.
-use crate::ctx::{Ctrl, Ctx};
+use crate::ctx::{Ctrl, Ctx, OowStamp};
 use crate::timers::TimerId;
 use crate::{Counter, Instant, TcpState};
 use std::net::SocketAddr;
+use std::time::Duration;
 use synack_wire::{SeqNum, TcpFlags, TcpSegment, Timestamps};
 
 pub(crate) struct TimeWait {
@@ -21,6 +22,8 @@ pub(crate) struct TimeWait {
     pub(crate) ts_recent_stamp: Instant,
     pub(crate) ts_off: u32,
     pub(crate) timer: Option<(TimerId, Instant)>,
+    /// When the last rate-limited ACK left (`tw_last_oow_ack_time`).
+    pub(crate) last_oow_ack: OowStamp,
 }
 
 /// What the stack does after a TIME_WAIT record saw a segment.
@@ -56,20 +59,43 @@ impl TimeWait {
         });
     }
 
+    /// `tcp_timewait_check_oow_rate_limit`: the ACK for an out-of-window segment, a
+    /// duplicate or a timestamp-failed one, at most once per tcp_invalid_ratelimit.
+    fn ack_oow(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, c: Counter) {
+        if !self.last_oow_ack.limited_for(cx, seg, c) {
+            self.ack(cx);
+        }
+    }
+
+    /// `tcp_paws_reject`: the timestamp is older than `ts_recent` (no slack here), unless
+    /// `ts_recent` is 0 or older than 24 days; a reset escapes only once `ts_recent` is
+    /// older than TCP_PAWS_MSL (60 s).
+    fn paws_reject(&self, cx: &Ctx<'_>, seg: &TcpSegment<'_>) -> bool {
+        let Some(ts) = seg.options.timestamps.filter(|_| self.ts) else {
+            return false;
+        };
+        let age = cx.now.saturating_duration_since(self.ts_recent_stamp);
+        if (self.ts_recent.wrapping_sub(ts.val) as i32) <= 0
+            || self.ts_recent == 0
+            || age >= Duration::from_secs(24 * 24 * 3600)
+        {
+            return false;
+        }
+        !(seg.flags.rst() && age >= Duration::from_secs(60))
+    }
+
     /// Linux `tcp_timewait_state_process()`.
     pub(crate) fn on_segment(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>) -> TwVerdict {
         let seq = SeqNum(seg.seq);
         let end = seq + seg.seq_len();
         let rcv_nxt = SeqNum(self.rcv_nxt);
         let tsval = seg.options.timestamps.map(|t| t.val);
-        let paws_reject = self.ts
-            && !seg.flags.rst()
-            && matches!(tsval, Some(v) if (self.ts_recent.wrapping_sub(v) as i32) > 0);
+        let paws_reject = self.paws_reject(cx, seg);
 
         if self.substate == TcpState::FinWait2 {
             let in_window = end >= rcv_nxt && seq <= rcv_nxt + self.rcv_wnd;
             if paws_reject || !in_window {
-                self.ack(cx);
+                self.ack_oow(cx, seg, Counter::TcpAckSkippedFinWait2);
                 return TwVerdict::Keep { restart: false };
             }
             if seg.flags.rst() {
@@ -138,7 +164,7 @@ impl TimeWait {
         }
         if !seg.flags.rst() {
             let restart = paws_reject || seg.flags.ack();
-            self.ack(cx);
+            self.ack_oow(cx, seg, Counter::TcpAckSkippedTimeWait);
             return TwVerdict::Keep { restart };
         }
         TwVerdict::Keep { restart: false }
