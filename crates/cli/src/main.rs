@@ -3,6 +3,7 @@
 mod drill;
 mod pictures;
 mod serve;
+mod soak;
 mod sockets;
 
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +44,9 @@ enum Cmd {
     Drill(drill::DrillOpts),
     /// Serve on a TUN device with the real clock: the kernel's TCP talks to synack.
     Serve(serve::ServeOpts),
+    /// Very many connections through a faulty simulated link: every byte checked, nothing
+    /// stuck, nothing leaked.
+    Soak(soak::SoakOpts),
     /// A live stack's sockets, as iproute2's `ss` prints them: synack ss --control PATH -tanoi
     Ss(ControlOpts),
     /// A live stack's sockets, as `netstat -napt` prints them.
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
         } => sysctl(name.as_deref(), profile, host),
         Cmd::Drill(o) => drill::drill(&o),
         Cmd::Serve(o) => serve::serve(&o),
+        Cmd::Soak(o) => soak::soak(&o),
         Cmd::Ss(o) => control("ss", &o),
         Cmd::Netstat(o) => control("netstat", &o),
         Cmd::Nstat(o) => control("nstat", &o),

@@ -107,6 +107,28 @@ impl RecvBuf {
         &self.ooo
     }
 
+    /// The ring's own rules: in-order bytes within the capacity, out-of-order ranges
+    /// sorted, disjoint, not touching RCV.NXT, inside the capacity.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.len > self.cap.max(self.ring.len()) {
+            return Err(format!(
+                "receive queue holds {} > capacity {}",
+                self.len, self.cap
+            ));
+        }
+        let mut prev_end = 0;
+        for &(s, e) in &self.ooo {
+            if s >= e || s <= prev_end || self.len + e > self.ring.len().max(self.cap) {
+                return Err(format!(
+                    "out-of-order ranges {:?} (in order {})",
+                    self.ooo, self.len
+                ));
+            }
+            prev_end = e;
+        }
+        Ok(())
+    }
+
     pub(crate) fn set_capacity(&mut self, cap: usize) {
         if cap == self.cap {
             return;

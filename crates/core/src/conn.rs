@@ -1014,9 +1014,12 @@ impl Conn {
         if self.snd_una == self.iss && matches!(self.state, TcpState::SynRecv) {
             acked -= 1; // our SYN
         }
-        let fin_now_acked = self.fin_sent && ack == self.fin_seq() + 1;
+        // The FIN is acknowledged by an ACK one past it — even when a retransmission
+        // timeout rewound SND.NXT and marked it unsent: the peer got the first copy.
+        let fin_now_acked = self.fin_queued && !self.fin_was_acked && ack == self.fin_seq() + 1;
         if fin_now_acked {
             self.fin_was_acked = true;
+            self.fin_sent = true;
         }
         let data_acked = (acked - fin_now_acked as u32).min(self.snd.len() as u32);
         self.snd.consume(data_acked as usize);
@@ -1912,6 +1915,29 @@ impl Conn {
     // --------------------------------------------------------------- output
 
     /// Does this connection have a segment to send now?
+    /// The sequence-space rules every state keeps: SND.UNA ≤ SND.NXT ≤ the highest
+    /// sequence sent, the bytes in flight still held in the send buffer, and a sound
+    /// receive queue. For fuzzers and tests ([`crate::Stack::check_invariants`]).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let who = format!("{} -> {} ({})", self.local, self.remote, self.state);
+        if self.snd_una > self.snd_nxt || self.snd_nxt > self.snd_max {
+            return Err(format!(
+                "{who}: SND.UNA {} SND.NXT {} SND.MAX {}",
+                self.snd_una.0, self.snd_nxt.0, self.snd_max.0
+            ));
+        }
+        let in_flight = self.snd_max - self.snd_una;
+        // SYN and FIN take a sequence number each but no byte of the buffer; a closed
+        // connection (reset, timed out) has let its send buffer go.
+        if self.state != TcpState::Closed && in_flight as usize > self.snd.len() + 2 {
+            return Err(format!(
+                "{who}: {in_flight} in flight but {} bytes in the send buffer",
+                self.snd.len()
+            ));
+        }
+        self.rcv.check().map_err(|e| format!("{who}: {e}"))
+    }
+
     pub(crate) fn wants_tx(&self) -> bool {
         if self.state == TcpState::Closed {
             return false;

@@ -857,13 +857,38 @@ impl Stack {
             self.rearm_req(r, now + t);
             return;
         }
-        if seg.flags.rst() || seg.flags.syn() {
-            if !in_window {
-                self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
+        // tcp_check_req's order: an ACK of something we never sent is the listener's to
+        // answer with a RST; then anything outside the window gets an ACK (rate limited)
+        // and is dropped; then a RST or SYN inside it kills the embryo.
+        if seg.flags.ack() && seg.ack != req.iss.wrapping_add(1) {
+            self.drop_seg(now, src, dst, seg, DropReason::AckUnsent);
+            if !seg.flags.rst() {
+                let mut cx = cx!(self, now);
+                cx.reset_reply(dst, src, seg);
+            }
+            return;
+        }
+        if !in_window {
+            self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
+            if seg.flags.rst() {
                 return;
             }
-            // RST, or a SYN at another sequence number: the embryo dies (tcp_check_req
-            // counts an attempt failure, then the embryonic reset).
+            let Some(req) = self.reqs.get_mut(r) else {
+                return;
+            };
+            let mut cx = cx!(self, now);
+            if !req
+                .last_oow_ack
+                .limited_for(&mut cx, seg, Counter::TcpAckSkippedSynRecv)
+            {
+                let ack = self.req_ack(now, r);
+                self.ctrl.push_back(ack);
+            }
+            return;
+        }
+        if seg.flags.rst() || seg.flags.syn() {
+            // RST, or a SYN at another sequence number: the embryo dies (an attempt
+            // failure, then the embryonic reset).
             if !seg.flags.rst() {
                 let mut cx = cx!(self, now);
                 cx.reset_reply(dst, src, seg);
@@ -877,27 +902,6 @@ impl Stack {
         }
         if !seg.flags.ack() {
             self.drop_seg(now, src, dst, seg, DropReason::BadFlags);
-            return;
-        }
-        if seg.ack != req.iss.wrapping_add(1) {
-            self.drop_seg(now, src, dst, seg, DropReason::AckUnsent);
-            let mut cx = cx!(self, now);
-            cx.reset_reply(dst, src, seg);
-            return;
-        }
-        if !in_window {
-            self.drop_seg(now, src, dst, seg, DropReason::OutOfWindow);
-            let Some(req) = self.reqs.get_mut(r) else {
-                return;
-            };
-            let mut cx = cx!(self, now);
-            if !req
-                .last_oow_ack
-                .limited_for(&mut cx, seg, Counter::TcpAckSkippedSynRecv)
-            {
-                let ack = self.req_ack(now, r);
-                self.ctrl.push_back(ack);
-            }
             return;
         }
         let l = req.listener;
@@ -2576,6 +2580,20 @@ impl Stack {
         Ok(c.remote)
     }
 
+    /// The connection's two initial sequence numbers, ours and the peer's (ISS, IRS; the
+    /// peer's is 0 until its SYN arrived). Linux shows neither; tests and fuzzers use them
+    /// to name a byte by its sequence number, which survives what offsets do not (a
+    /// connection a SYN cookie brought back mid-stream starts at offset 0 for the server).
+    pub fn initial_sequence_numbers(&self, fd: Fd) -> Result<(u32, u32), Errno> {
+        let c = self.conns.get(self.conn_of(fd)?).ok_or(Errno::EBADF)?;
+        let irs = if c.state == TcpState::SynSent {
+            0
+        } else {
+            c.irs.0
+        };
+        Ok((c.iss.0, irs))
+    }
+
     /// The state of the socket behind `fd`.
     pub fn state(&self, fd: Fd) -> Result<TcpState, Errno> {
         let s = self.sock(fd)?;
@@ -2656,6 +2674,39 @@ impl Stack {
             request_bytes: self.reqs.len() * std::mem::size_of::<Request>(),
             orphans: self.orphans as usize,
         }
+    }
+
+    /// Check the stack's internal rules, for fuzzers and long randomized tests: every
+    /// connection's sequence space and buffers ([`Conn`]'s own check), every table within
+    /// its configured bound, every queue of replies bounded. `Err` names what broke.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (_, c) in self.conns.iter() {
+            c.check()?;
+        }
+        let bound = |what: &str, n: usize, max: usize| {
+            if n > max {
+                Err(format!("{what}: {n} entries, bound {max}"))
+            } else {
+                Ok(())
+            }
+        };
+        bound(
+            "TIME_WAIT",
+            self.tws.len(),
+            self.config.tcp_max_tw_buckets as usize,
+        )?;
+        bound("control replies", self.ctrl.len(), crate::ctx::MAX_CTRL)?;
+        let open = self.sockets.len() - self.free_fds.len();
+        bound("descriptors", open, self.config.max_sockets as usize)?;
+        // Each request is counted in its listener's SYN queue, and only there.
+        let queued: usize = self.listeners.iter().map(|(_, l)| l.syn_q as usize).sum();
+        if queued != self.reqs.len() {
+            return Err(format!(
+                "{} requests but the SYN queues count {queued}",
+                self.reqs.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Every socket, listener, request and TIME_WAIT entry, for `ss`/`netstat`.

@@ -148,6 +148,9 @@ fn random_segments_and_calls_never_break_the_stack() {
             "{t:?}"
         );
         let _ = p.st.poll_timeout();
+        if let Err(e) = p.st.check_invariants() {
+            panic!("step {step}: {e}");
+        }
     }
     let c = p.st.counters();
     assert!(c.get(Counter::InSegs) > 100_000, "{c:?}");

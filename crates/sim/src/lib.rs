@@ -34,6 +34,7 @@ pub mod pcap;
 mod rule;
 pub mod scenarios;
 mod sim;
+pub mod soak;
 /// The `ss`/`netstat`/`nstat` views live in their own crate, shared with live stacks.
 pub use synack_view as ss;
 pub mod view;

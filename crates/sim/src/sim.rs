@@ -73,6 +73,9 @@ pub struct Sim {
     /// Moments at which to record every host's socket table, earliest first.
     snap_at: Vec<Instant>,
     snaps: Vec<Snapshot>,
+    /// Keep the event stream (timelines, pictures). A long soak turns it off: millions of
+    /// connections would otherwise keep every event in memory.
+    record: bool,
 }
 
 /// Every host's sockets at one moment (see [`Sim::snapshot_at`]).
@@ -108,6 +111,16 @@ impl Sim {
             stalled: false,
             snap_at: Vec::new(),
             snaps: Vec::new(),
+            record: true,
+        }
+    }
+
+    /// Stop (or resume) recording events, on the network and in every host's stack, from
+    /// now on; hosts added later follow.
+    pub fn set_recording(&mut self, on: bool) {
+        self.record = on;
+        for h in &mut self.hosts {
+            h.stack.set_capture(on);
         }
     }
 
@@ -133,7 +146,7 @@ impl Sim {
         let id = HostId(self.hosts.len());
         config.seed ^= self.rng(HOST_STREAM + id.0 as u64).next_u64();
         let mut stack = Stack::new(config, addrs);
-        stack.set_capture(true);
+        stack.set_capture(self.record);
         self.hosts.push(Host {
             name: name.into(),
             stack,
@@ -290,6 +303,9 @@ impl Sim {
     }
 
     fn push(&mut self, host: HostId, kind: SimEventKind) {
+        if !self.record {
+            return;
+        }
         self.events.push(SimEvent {
             at: self.now,
             host,
@@ -340,7 +356,12 @@ impl Sim {
 
     fn send(&mut self, from: HostId, bytes: &[u8]) {
         let now = self.now;
-        let seg = segment_info(bytes);
+        // Decoded only for what looks at it: the event stream and the rules.
+        let seg = if self.record || !self.rules.is_empty() {
+            segment_info(bytes)
+        } else {
+            None
+        };
         let route = ip_destination(bytes).and_then(|dst| self.route(from, dst));
         let Some((li, dir, to)) = route else {
             self.push(
@@ -439,12 +460,14 @@ impl Sim {
         }
         while self.queue.peek().is_some_and(|p| p.at <= self.now) {
             let Some(p) = self.queue.pop() else { break };
-            self.push(
-                p.to,
-                SimEventKind::Delivered {
-                    seg: segment_info(&p.bytes),
-                },
-            );
+            if self.record {
+                self.push(
+                    p.to,
+                    SimEventKind::Delivered {
+                        seg: segment_info(&p.bytes),
+                    },
+                );
+            }
             self.hosts[p.to.0].stack.handle_packet(self.now, &p.bytes);
             self.flush(p.to);
         }
