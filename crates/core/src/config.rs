@@ -80,6 +80,9 @@ pub struct Config {
     pub netdev_max_backlog: u32,
     /// net.ipv4.tcp_rfc1337
     pub tcp_rfc1337: bool,
+    /// net.ipv4.tcp_early_retrans: 3 or 4 send tail loss probes (RFC 8985) on SACK
+    /// connections; 0 to 2 do not (Linux's older early-retransmit modes are gone).
+    pub tcp_early_retrans: u8,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
     /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
@@ -106,7 +109,6 @@ pub struct Later {
     pub tcp_reordering: u32,
     pub tcp_congestion_control: String,
     pub tcp_slow_start_after_idle: bool,
-    pub tcp_early_retrans: u8,
     pub tcp_recovery: u8,
     pub tcp_tso_win_divisor: u8,
     pub tcp_min_tso_segs: u8,
@@ -129,7 +131,6 @@ impl Default for Later {
             tcp_reordering: 3,
             tcp_congestion_control: "cubic".into(),
             tcp_slow_start_after_idle: true,
-            tcp_early_retrans: 3,
             tcp_recovery: 1,
             tcp_tso_win_divisor: 3,
             tcp_min_tso_segs: 2,
@@ -186,6 +187,9 @@ impl Config {
             wmem_max: 212992,
             netdev_max_backlog: 1000,
             tcp_rfc1337: false,
+            // The document counts only RTO retransmissions (a lost FIN is resent
+            // tcp_orphan_retries times); Linux 6.x probes the tail first (linux profile).
+            tcp_early_retrans: 0,
             tcp_challenge_ack_limit: 1000,
             tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
@@ -205,6 +209,7 @@ impl Config {
             tcp_tw_reuse: 2,
             tcp_max_tw_buckets: 131072,
             tcp_challenge_ack_limit: i32::MAX as u32,
+            tcp_early_retrans: 3,
             ..Config::seed()
         }
     }
@@ -735,12 +740,12 @@ const SETTINGS: &[Setting] = &[
         tcp_slow_start_after_idle,
         "restart the window after idle"
     ),
-    later!(
+    setting!(
         "net.ipv4.tcp_early_retrans",
-        tcp_early_retrans,
-        0,
-        4,
-        "tail loss probes"
+        "0..=4",
+        "3 or 4: a tail loss probe two RTTs after the last segment (RFC 8985), on SACK connections",
+        |c| c.tcp_early_retrans.to_string(),
+        |c, v| c.tcp_early_retrans = int(v, 0, 4)? as u8
     ),
     later!(
         "net.ipv4.tcp_recovery",

@@ -171,6 +171,15 @@ pub(crate) struct Conn {
     syn_pending: bool,
     /// Fast retransmit: resend the segment at SND.UNA without moving SND.NXT.
     rtx_head: bool,
+    /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
+    rtx_is_probe: bool,
+    /// The probe timer fired: the next segment out is the probe (new data, else the tail).
+    tlp_now: bool,
+    /// SND.NXT when the last probe went (`tlp_high_seq`): one probe per tail episode.
+    tlp_high_seq: Option<SeqNum>,
+    /// The last new segment sent — start, payload length, FIN — what a probe resends
+    /// when there is no new data (the tail of Linux's retransmit queue).
+    tail: Option<(SeqNum, u32, bool)>,
     pub(crate) total_retrans: u32,
     /// Retransmitted segments not yet acknowledged (`retrans_out`), and the end of the
     /// highest one: TCP_INFO's tcpi_retrans.
@@ -511,6 +520,10 @@ impl Conn {
             rtx_deadline: None,
             syn_pending: false,
             rtx_head: false,
+            rtx_is_probe: false,
+            tlp_now: false,
+            tlp_high_seq: None,
+            tail: None,
             total_retrans: 0,
             retrans_out: 0,
             retrans_high: iss,
@@ -1071,12 +1084,74 @@ impl Conn {
             }
         }
         self.grow_sndbuf(cx.cfg);
+        // tcp_process_tlp_ack: the probe's episode is over once SND.NXT at the probe is
+        // acknowledged.
+        if self.tlp_high_seq.is_some_and(|h| ack >= h) {
+            self.tlp_high_seq = None;
+        }
 
+        // tcp_set_xmit_timer: a loss probe if one may go, else the RTO from now.
+        self.rtx_is_probe = false;
         if self.snd_una == self.snd_max {
             self.rtx_deadline = None;
-        } else {
+        } else if !self.schedule_loss_probe(cx, true) {
             self.rtx_deadline = Some(cx.now + self.rto);
         }
+    }
+
+    /// `tcp_schedule_loss_probe` (RFC 8985 7.2): with SACK, outside recovery, data in
+    /// flight, the retransmission timer becomes a probe timer of two smoothed RTTs (plus
+    /// a delayed-ACK allowance of 200 ms when a single segment is out; 1 s before any RTT
+    /// sample), never later than the RTO would fire. `advancing_rto`: the RTO is about to
+    /// be restarted from now (an ACK), rather than running since the head was sent.
+    fn schedule_loss_probe(&mut self, cx: &Ctx<'_>, advancing_rto: bool) -> bool {
+        let in_flight = self.snd_max > self.snd_una;
+        let open = self.recover.is_none() && self.retransmits == 0;
+        if !matches!(cx.cfg.tcp_early_retrans, 3 | 4)
+            || !self.neg.sack
+            || !in_flight
+            || !open
+            || matches!(self.state, TcpState::SynSent | TcpState::SynRecv)
+        {
+            return false;
+        }
+        let one_segment = self.tail.is_some_and(|(start, _, _)| start <= self.snd_una);
+        let mut timeout = match self.srtt {
+            Some(srtt) => {
+                2 * srtt
+                    + if one_segment {
+                        RTO_MIN
+                    } else {
+                        Duration::from_millis(2)
+                    }
+            }
+            None => RTO_INIT,
+        };
+        let rto_left = if advancing_rto {
+            Some(self.rto)
+        } else {
+            self.rtx_deadline
+                .filter(|_| !self.rtx_is_probe)
+                .map(|d| d.saturating_duration_since(cx.now))
+        };
+        if let Some(left) = rto_left.filter(|l| !l.is_zero()) {
+            timeout = timeout.min(left);
+        }
+        self.rtx_deadline = Some(cx.now + timeout);
+        self.rtx_is_probe = true;
+        true
+    }
+
+    /// `tcp_send_loss_probe`: the probe timer fired. At most one probe per episode; it is
+    /// new data if the window allows, else the last segment sent again. Then the RTO runs
+    /// from now.
+    fn loss_probe_timer(&mut self, cx: &mut Ctx<'_>) {
+        self.rtx_is_probe = false;
+        if self.tlp_high_seq.is_none() && (self.can_send_data() || self.tail.is_some()) {
+            self.tlp_now = true;
+            cx.incr(Counter::TcpLossProbes);
+        }
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
     }
 
     fn probes_out_reset_if_window(&mut self) {
@@ -1744,6 +1819,12 @@ impl Conn {
         if self.snd_una == self.snd_max && !self.syn_pending && self.state != TcpState::SynSent {
             return Next::Keep;
         }
+        if self.rtx_is_probe {
+            self.loss_probe_timer(cx);
+            return Next::Keep;
+        }
+        self.tlp_high_seq = None;
+        self.tlp_now = false;
         if self.write_timed_out(cx) {
             if self.state == TcpState::SynSent {
                 cx.incr(Counter::AttemptFails);
@@ -1942,7 +2023,12 @@ impl Conn {
         if self.state == TcpState::Closed {
             return false;
         }
-        self.syn_pending || self.ack_now || self.rtx_head || self.probe_now || self.can_send_data()
+        self.syn_pending
+            || self.ack_now
+            || self.rtx_head
+            || self.tlp_now
+            || self.probe_now
+            || self.can_send_data()
     }
 
     fn send_window_left(&self) -> u32 {
@@ -2139,6 +2225,31 @@ impl Conn {
             });
         }
 
+        if std::mem::take(&mut self.tlp_now) {
+            if self.can_send_data() {
+                // The probe is new data: the normal path below sends it.
+                self.tlp_high_seq = Some(SeqNum(0)); // set to SND.NXT once it is out
+            } else if let Some((start, len, fin)) = self.tail {
+                let start = start.max(self.snd_una);
+                let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
+                let len = len.min((data_end - start).max(0) as u32);
+                let off = (start - self.snd_una) as usize - self.syn_in_flight() as usize;
+                self.snd.copy_range(off, len as usize, payload);
+                if fin && self.fin_sent && !self.fin_acked() {
+                    flags |= TcpFlags::FIN;
+                }
+                if len > 0 || flags.fin() {
+                    if len > 0 && off + len as usize == self.snd.len() {
+                        flags |= TcpFlags::PSH;
+                    }
+                    self.note_retransmit(cx, start + len + flags.fin() as u32);
+                    self.tlp_high_seq = Some(self.snd_nxt);
+                    self.rtt_probe = None;
+                    return Some(self.finish(cx, start, flags, len, options));
+                }
+            }
+        }
+
         if self.rtx_head && self.snd_una < self.snd_max {
             // Fast retransmit of the head segment.
             self.rtx_head = false;
@@ -2186,12 +2297,22 @@ impl Conn {
             }
             if retransmission {
                 self.note_retransmit(cx, self.snd_nxt);
-            } else if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((seq, now));
+            } else {
+                if self.rtt_probe.is_none() {
+                    self.rtt_probe = Some((seq, now));
+                }
+                self.tail = Some((seq, len, fin));
             }
             self.snd_max = self.snd_max.max(self.snd_nxt);
+            if self.tlp_high_seq == Some(SeqNum(0)) {
+                self.tlp_high_seq = Some(self.snd_nxt); // this segment was the probe
+            }
             if self.rtx_deadline.is_none() {
                 self.rtx_deadline = Some(now + self.rto);
+            }
+            // tcp_write_xmit: after new data, one loss probe per tail episode.
+            if !retransmission && self.tlp_high_seq.is_none() {
+                self.schedule_loss_probe(cx, false);
             }
             self.probe_deadline = None;
             return Some(self.finish(cx, seq, flags, len, options));

@@ -36,6 +36,18 @@ pub const PEER_FIN_LOST: Scenario = Scenario {
 /// at which `retries` doublings from RTO_MIN (`tcp_model_timeout`) have passed since `t0`.
 /// Returns the retransmission times and the time it gives up.
 pub fn orphan_schedule(t0: Instant, rto: Duration, retries: u32) -> (Vec<Instant>, Instant) {
+    orphan_schedule_from(t0, t0, rto, retries)
+}
+
+/// As [`orphan_schedule`], with the RTO series starting at `start` (after a tail loss
+/// probe at `start`, the RTO runs from the probe) while the give-up time still counts
+/// from `t0`, the first transmission.
+pub fn orphan_schedule_from(
+    t0: Instant,
+    start: Instant,
+    rto: Duration,
+    retries: u32,
+) -> (Vec<Instant>, Instant) {
     let rto_min = Duration::from_millis(200);
     let rto_max = Duration::from_secs(120);
     let thresh = (rto_max.as_micros() / rto_min.as_micros()).ilog2();
@@ -44,7 +56,7 @@ pub fn orphan_schedule(t0: Instant, rto: Duration, retries: u32) -> (Vec<Instant
     } else {
         rto_min * ((2u32 << thresh) - 1) + rto_max * (retries - thresh)
     };
-    let (mut t, mut r, mut out) = (t0, rto, Vec::new());
+    let (mut t, mut r, mut out) = (start, rto, Vec::new());
     loop {
         t += r;
         if t.saturating_duration_since(t0) >= budget {
@@ -99,11 +111,23 @@ fn story(w: &mut World, client_fin: bool) -> Step<Verdict> {
             first(&died)
         )));
     };
-    let (want, want_end) = orphan_schedule(*f0, f1.saturating_duration_since(*f0), retries);
+    // Linux 6.x (tcp_early_retrans 3) first sends a tail loss probe, no later than the
+    // RTO would fire; the RTO series then runs from the probe.
+    let probes = w.sim.stack(h).counters().get(Counter::TcpLossProbes) as usize;
+    let rto0 = f1.saturating_duration_since(*f0);
+    let (mut want, want_end) = if probes == 1 {
+        orphan_schedule_from(*f0, *f1, rto0, retries)
+    } else {
+        orphan_schedule(*f0, rto0, retries)
+    };
+    if probes == 1 {
+        want.insert(0, *f1);
+    }
     let aborts = w.sim.stack(h).counters().get(Counter::TcpAbortOnTimeout);
     let mut pass = fins[1..] == want[..]
         && *d == want_end
-        && fins.len() - 1 == retries as usize
+        && probes <= 1
+        && fins.len() - 1 == retries as usize + probes
         && rsts.is_empty()
         && aborts == 1;
     let other = if client_fin {
@@ -127,12 +151,17 @@ fn story(w: &mut World, client_fin: bool) -> Step<Verdict> {
     Ok(Verdict::new(
         pass,
         format!(
-            "the {who}'s FIN sent at {} s, retransmitted {} times (at {} s: the RTO doubling \
+            "the {who}'s FIN sent at {} s, retransmitted {} times (at {} s: {}the RTO doubling \
              from {} s); the orphan in {state} gave up at {} s ({} s after the first FIN, \
              tcp_orphan_retries {} = {retries}), {}; {other}",
             secs(*f0),
             fins.len() - 1,
             times(&fins[1..]),
+            if probes == 1 {
+                "first a tail loss probe, then "
+            } else {
+                ""
+            },
             secs(Instant::from_micros(f1.as_micros() - f0.as_micros())),
             secs(*d),
             secs(Instant::from_micros(d.as_micros() - f0.as_micros())),
