@@ -67,8 +67,10 @@ fn pattern(from: SocketAddr, to: SocketAddr, seq: u32) -> u8 {
 
 struct World {
     hosts: [Host; 2],
-    /// wires[i]: packets from host i to the other.
-    wires: [VecDeque<Vec<u8>>; 2],
+    /// wires[i]: packets from host i to the other, each with whether it was corrupted
+    /// already: one changed byte is always caught by the checksum, two may cancel out in
+    /// it (the Internet checksum's known blind spot), so the wire changes a packet once.
+    wires: [VecDeque<(Vec<u8>, bool)>; 2],
     now: Instant,
     buf: Vec<u8>,
     /// SYNACK_FUZZ_TRACE set: print every step and delivered packet (to debug a finding).
@@ -159,14 +161,14 @@ impl World {
                 n += 1;
                 assert!(n < 20_000, "host {i}: poll_transmit does not stop");
                 if self.wires[i].len() < WIRE_MAX {
-                    self.wires[i].push_back(self.buf.clone());
+                    self.wires[i].push_back((self.buf.clone(), false));
                 }
             }
         }
     }
 
     fn deliver(&mut self, from: usize) {
-        if let Some(p) = self.wires[from].pop_front() {
+        if let Some((p, _)) = self.wires[from].pop_front() {
             if self.trace {
                 match wire::parse(&p) {
                     Ok(k) => eprintln!(
@@ -460,10 +462,11 @@ impl World {
                 // One byte changed: the checksum must catch it.
                 let pos: usize = u.arbitrary()?;
                 let x = u.int_in_range(1..=255u8)?;
-                if let Some(p) = self.wires[h].front_mut() {
-                    if !p.is_empty() {
+                if let Some((p, corrupted)) = self.wires[h].front_mut() {
+                    if !p.is_empty() && !*corrupted {
                         let k = pos % p.len();
                         p[k] ^= x;
+                        *corrupted = true;
                     }
                 }
             }
