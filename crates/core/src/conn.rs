@@ -170,7 +170,16 @@ pub(crate) struct Conn {
     /// Send a SYN (SYN-SENT) or SYN-ACK (simultaneous open's SYN-RECEIVED) now.
     syn_pending: bool,
     /// Fast retransmit: resend the segment at SND.UNA without moving SND.NXT.
-    rtx_head: bool,
+    /// Retransmit from this sequence number next (the head after a fast retransmit, a
+    /// hole below SACKed data in SACK recovery).
+    rtx_at: Option<SeqNum>,
+    /// The sender's SACK scoreboard: ranges above SND.UNA the peer has, sorted, disjoint.
+    sacked: Vec<(SeqNum, SeqNum)>,
+    /// In recovery, the highest sequence number retransmitted so far (RFC 6675 HighRxt).
+    high_rxt: SeqNum,
+    /// Where segments sent with PSH ended (above SND.UNA, a few): a retransmission of
+    /// the same bytes carries PSH again, as Linux's retransmitted skb keeps its flags.
+    psh_ends: Vec<SeqNum>,
     /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
     rtx_is_probe: bool,
     /// The probe timer fired: the next segment out is the probe (new data, else the tail).
@@ -519,7 +528,10 @@ impl Conn {
             rtt_probe: None,
             rtx_deadline: None,
             syn_pending: false,
-            rtx_head: false,
+            rtx_at: None,
+            sacked: Vec::new(),
+            high_rxt: SeqNum(0),
+            psh_ends: Vec::new(),
             rtx_is_probe: false,
             tlp_now: false,
             tlp_high_seq: None,
@@ -1004,6 +1016,7 @@ impl Conn {
         // 1122 4.2.2.17), but not TCP_USER_TIMEOUT's clock: only an open window does.
         self.probes_out = 0;
 
+        self.update_scoreboard(cx, seg, ack);
         if ack <= self.snd_una {
             // Duplicate ACK (RFC 5681 2): nothing new, no data, same window, data out.
             let dup = ack == self.snd_una
@@ -1015,9 +1028,16 @@ impl Conn {
                 self.dupacks += 1;
                 if self.recover.is_some() {
                     self.cwnd += self.mss as u32;
-                } else if self.dupacks == 3 {
+                    // SACK recovery: each ACK may uncover the next hole.
+                    if let Some(h) = self.next_hole() {
+                        self.rtx_at.get_or_insert(h);
+                    }
+                } else if self.dupacks == 3 || self.sack_says_head_lost() {
                     self.enter_recovery(cx);
                 }
+            } else if self.recover.is_none() && self.retransmits == 0 && self.sack_says_head_lost()
+            {
+                self.enter_recovery(cx);
             }
             return;
         }
@@ -1063,7 +1083,8 @@ impl Conn {
                 // NewReno partial ACK: the next hole is lost too.
                 self.cwnd =
                     self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
-                self.rtx_head = true;
+                // With SACK, the next hole not yet resent; without, the new head.
+                self.rtx_at = Some(self.next_hole().unwrap_or(ack));
             }
             Some(_) => {
                 self.cwnd = self.ssthresh.max(2 * self.mss as u32);
@@ -1177,8 +1198,95 @@ impl Conn {
         self.ssthresh = (flight / 2).max(2 * self.mss as u32);
         self.cwnd = self.ssthresh + 3 * self.mss as u32;
         self.recover = Some(self.snd_nxt);
-        self.rtx_head = true;
+        self.rtx_at = Some(self.snd_una);
+        self.high_rxt = self.snd_una;
         cx.incr(Counter::TcpFastRetrans);
+        cx.incr(if self.sacked.is_empty() {
+            Counter::TcpRenoRecovery
+        } else {
+            Counter::TcpSackRecovery
+        });
+    }
+
+    /// Take the SACK blocks of an ACK into the scoreboard (RFC 2018/6675): blocks at or
+    /// below the cumulative ACK, or inside the first block's range, are D-SACKs (RFC 2883:
+    /// a duplicate arrived) and only counted. Ranges the cumulative ACK passed go.
+    fn update_scoreboard(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) {
+        let una = ack.max(self.snd_una);
+        self.psh_ends.retain(|&e| e > una);
+        self.sacked.retain_mut(|(l, r)| {
+            *l = (*l).max(una);
+            *r > una
+        });
+        if !self.neg.sack {
+            return;
+        }
+        let blocks = seg.options.sack();
+        for (i, b) in blocks.iter().enumerate() {
+            let (l, r) = (SeqNum(b.left), SeqNum(b.right));
+            if r <= l || r > self.snd_max {
+                continue;
+            }
+            let inside_next = i == 0
+                && blocks
+                    .get(1)
+                    .is_some_and(|n| SeqNum(n.left) <= l && r <= SeqNum(n.right));
+            if r <= una || inside_next {
+                cx.incr(Counter::TcpDsackRecv);
+                continue;
+            }
+            self.add_sacked(l.max(una), r);
+        }
+    }
+
+    fn add_sacked(&mut self, l: SeqNum, r: SeqNum) {
+        let mut l = l;
+        let mut r = r;
+        self.sacked.retain(|&(a, b)| {
+            if b < l || a > r {
+                true
+            } else {
+                l = l.min(a);
+                r = r.max(b);
+                false
+            }
+        });
+        let at = self
+            .sacked
+            .iter()
+            .position(|&(a, _)| a > l)
+            .unwrap_or(self.sacked.len());
+        self.sacked.insert(at, (l, r));
+        // Bounded: a peer cannot make the scoreboard grow without limit.
+        if self.sacked.len() > 64 {
+            self.sacked.pop();
+        }
+    }
+
+    /// RFC 6675 IsLost(SND.UNA): more than (DupThresh − 1) × SMSS bytes SACKed above the
+    /// head, or DupThresh separate ranges: the head is lost, not reordered.
+    fn sack_says_head_lost(&self) -> bool {
+        let bytes: u32 = self
+            .sacked
+            .iter()
+            .map(|&(l, r)| (r - l).max(0) as u32)
+            .sum();
+        let thresh = 3u32;
+        bytes > (thresh - 1) * self.mss as u32 || self.sacked.len() >= thresh as usize
+    }
+
+    /// The next hole to resend in SACK recovery: the first byte at or after SND.UNA and
+    /// HighRxt that the peer does not have, below the highest SACKed byte.
+    fn next_hole(&self) -> Option<SeqNum> {
+        let top = self.sacked.last()?.1;
+        let mut at = self.snd_una.max(self.high_rxt);
+        for &(l, r) in &self.sacked {
+            if at < l {
+                break;
+            }
+            at = at.max(r);
+        }
+        (at < top).then_some(at)
     }
 
     fn rtt_sample(&mut self, rtt: Duration) {
@@ -1395,7 +1503,8 @@ impl Conn {
         self.fw2_deadline = None;
         self.ack_now = false;
         self.syn_pending = false;
-        self.rtx_head = false;
+        self.rtx_at = None;
+        self.sacked.clear();
         self.probe_now = false;
     }
 
@@ -1856,6 +1965,7 @@ impl Conn {
                 self.cwnd = self.mss as u32;
                 self.recover = None;
                 self.dupacks = 0;
+                self.rtx_at = None;
                 self.snd_nxt = self.snd_una;
                 if self.fin_sent && !self.fin_acked() {
                     self.fin_sent = false;
@@ -2025,7 +2135,7 @@ impl Conn {
         }
         self.syn_pending
             || self.ack_now
-            || self.rtx_head
+            || self.rtx_at.is_some()
             || self.tlp_now
             || self.probe_now
             || self.can_send_data()
@@ -2250,26 +2360,37 @@ impl Conn {
             }
         }
 
-        if self.rtx_head && self.snd_una < self.snd_max {
-            // Fast retransmit of the head segment.
-            self.rtx_head = false;
-            let data_out = self.snd.len() as u32;
-            let len = data_out.min(self.mss as u32);
-            seq = self.snd_una;
-            self.snd.copy_range(0, len as usize, payload);
-            if self.fin_sent && len == data_out && self.fin_seq() < self.snd_max {
+        if let Some(at) = self.rtx_at.take().filter(|_| self.snd_una < self.snd_max) {
+            // Fast retransmit: the head, or in SACK recovery a hole, up to the next range
+            // the peer already has.
+            let start = at.max(self.snd_una);
+            let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
+            let stop = self
+                .sacked
+                .iter()
+                .map(|&(l, _)| l)
+                .find(|&l| l > start)
+                .unwrap_or(data_end)
+                .min(data_end);
+            let len = ((stop - start).max(0) as u32).min(self.mss as u32);
+            let off = (start - self.snd_una) as usize - self.syn_in_flight() as usize;
+            seq = start;
+            self.snd.copy_range(off, len as usize, payload);
+            if self.fin_sent && start + len == data_end && self.fin_seq() < self.snd_max {
                 flags |= TcpFlags::FIN;
             }
             if len > 0 || flags.fin() {
-                self.note_retransmit(cx, seq + len + flags.fin() as u32);
-                if len > 0 && len as usize == self.snd.len() {
+                let end = seq + len + flags.fin() as u32;
+                self.note_retransmit(cx, end);
+                self.high_rxt = self.high_rxt.max(end);
+                let psh_before = self.psh_ends.contains(&(seq + len));
+                if len > 0 && (off + len as usize == self.snd.len() || psh_before) {
                     flags |= TcpFlags::PSH;
                 }
                 self.rtt_probe = None;
                 return Some(self.finish(cx, seq, flags, len, options));
             }
         }
-        self.rtx_head = false;
 
         if let Some((mut len, mut fin)) = self.sendable() {
             let resend = std::mem::take(&mut self.fo.resend);
@@ -2288,6 +2409,9 @@ impl Conn {
             }
             if len > 0 && (off + len as usize == self.snd.len() || resend == len) {
                 flags |= TcpFlags::PSH;
+                if self.psh_ends.len() < 16 {
+                    self.psh_ends.push(self.snd_nxt + len);
+                }
             }
             self.snd_nxt = self.snd_nxt + len + fin as u32;
             // Minshall's small-segment mark moves with new data only (tcp_minshall_update
