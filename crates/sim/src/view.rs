@@ -69,6 +69,16 @@ impl Renderer {
         }
     }
 
+    /// What a receiver takes in only sets a numbering nobody sent yet (a spoofed SYN): a
+    /// SYN that lingered in the network and arrives after a newer one from the same port
+    /// (the historical-syn story) must not renumber the flow, or its stale SYN-ACK would
+    /// look like an ordinary `ack 1`.
+    fn learn_received(&mut self, s: &SegmentInfo) {
+        if s.flags.syn() {
+            self.isn.entry((s.src, s.dst)).or_insert(s.seq);
+        }
+    }
+
     /// Relative (seq, ack), and whether both could be made relative.
     fn rel(&self, s: &SegmentInfo) -> (u32, u32, bool) {
         let mine = self.isn.get(&(s.src, s.dst));
@@ -138,7 +148,7 @@ impl Renderer {
             SimEventKind::Stack(k) => match k {
                 EventKind::Send(s) => format!("{}  {}", self.arrow(s), self.segment(s)),
                 EventKind::Recv(s) => {
-                    self.learn(s);
+                    self.learn_received(s);
                     if !self.show_recv {
                         return None;
                     }
@@ -174,7 +184,7 @@ impl Renderer {
             ),
             SimEventKind::Delivered { seg } => {
                 if let Some(s) = seg {
-                    self.learn(s);
+                    self.learn_received(s);
                 }
                 return None;
             }

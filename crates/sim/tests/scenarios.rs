@@ -216,6 +216,22 @@ fn historical_syn_old_duplicate_is_reset() {
         lines.iter().any(|l| l.contains("client → server  R ")),
         "{lines:#?}"
     );
+    // Numbers are relative to the ISN the client uses now: the stale SYN-ACK visibly
+    // acknowledges something else (a lingering SYN arriving late does not renumber the
+    // flow), the new one acknowledges 1.
+    let synack = |t: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(t) && l.contains("client ← server  S. "))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (stale, fresh) = (synack("1.025s"), synack("1.125s"));
+    assert!(
+        stale.contains(" ack ") && !stale.contains(" ack 1 "),
+        "{stale}"
+    );
+    assert!(fresh.contains(" ack 1 "), "{fresh}");
 }
 
 #[test]
