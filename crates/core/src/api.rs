@@ -85,6 +85,8 @@ pub enum SockOpt {
     FastOpenConnect(bool),
     /// TCP_FASTOPEN_NO_COOKIE
     FastOpenNoCookie(bool),
+    /// TCP_CONGESTION ("reno", "cubic")
+    Congestion(crate::cc::Algorithm),
 }
 
 /// The name of an option, for getsockopt.
@@ -109,6 +111,7 @@ pub enum SockOptName {
     FastOpenKey,
     FastOpenConnect,
     FastOpenNoCookie,
+    Congestion,
 }
 
 impl SockOpt {
@@ -132,6 +135,7 @@ impl SockOpt {
             SockOpt::FastOpenKey { .. } => SockOptName::FastOpenKey,
             SockOpt::FastOpenConnect(_) => SockOptName::FastOpenConnect,
             SockOpt::FastOpenNoCookie(_) => SockOptName::FastOpenNoCookie,
+            SockOpt::Congestion(_) => SockOptName::Congestion,
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct Config {
     pub netdev_max_backlog: u32,
     /// net.ipv4.tcp_rfc1337
     pub tcp_rfc1337: bool,
+    /// net.ipv4.tcp_congestion_control: reno or cubic (Linux's default).
+    pub tcp_congestion_control: crate::cc::Algorithm,
+    /// net.ipv4.tcp_slow_start_after_idle: after an idle RTO, the window starts over.
+    pub tcp_slow_start_after_idle: bool,
     /// net.ipv4.tcp_early_retrans: 3 or 4 send tail loss probes (RFC 8985) on SACK
     /// connections; 0 to 2 do not (Linux's older early-retransmit modes are gone).
     pub tcp_early_retrans: u8,
@@ -107,8 +111,6 @@ pub struct Later {
     pub tcp_dsack: bool,
     pub tcp_fack: bool,
     pub tcp_reordering: u32,
-    pub tcp_congestion_control: String,
-    pub tcp_slow_start_after_idle: bool,
     pub tcp_recovery: u8,
     pub tcp_tso_win_divisor: u8,
     pub tcp_min_tso_segs: u8,
@@ -129,8 +131,6 @@ impl Default for Later {
             tcp_dsack: true,
             tcp_fack: false,
             tcp_reordering: 3,
-            tcp_congestion_control: "cubic".into(),
-            tcp_slow_start_after_idle: true,
             tcp_recovery: 1,
             tcp_tso_win_divisor: 3,
             tcp_min_tso_segs: 2,
@@ -187,6 +187,8 @@ impl Config {
             wmem_max: 212992,
             netdev_max_backlog: 1000,
             tcp_rfc1337: false,
+            tcp_congestion_control: crate::cc::Algorithm::Cubic,
+            tcp_slow_start_after_idle: true,
             // The document counts only RTO retransmissions (a lost FIN is resent
             // tcp_orphan_retries times); Linux 6.x probes the tail first (linux profile).
             tcp_early_retrans: 0,
@@ -721,24 +723,20 @@ const SETTINGS: &[Setting] = &[
     ),
     setting!(
         "net.ipv4.tcp_congestion_control",
-        "a module name (reno, cubic, bbr, ...)",
-        "not acted on yet (issue 11; synack runs NewReno): congestion control",
-        |c| c.later.tcp_congestion_control.clone(),
+        "reno or cubic",
+        "congestion avoidance after loss and above ssthresh (TCP_CONGESTION per socket)",
+        |c| c.tcp_congestion_control.name().to_string(),
         |c, v| {
-            let v = v.trim();
-            let ok = (1..=15).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !ok {
-                return Err("a module name (reno, cubic, bbr, ...)".to_string());
-            }
-            c.later.tcp_congestion_control = v.to_string();
+            c.tcp_congestion_control = crate::cc::Algorithm::from_name(v.trim())
+                .ok_or_else(|| "reno or cubic (the algorithms synack has)".to_string())?
         }
     ),
-    later_bool!(
+    setting!(
         "net.ipv4.tcp_slow_start_after_idle",
-        tcp_slow_start_after_idle,
-        "restart the window after idle"
+        "0 or 1",
+        "after an idle RTO the window restarts from the initial window",
+        |c| (c.tcp_slow_start_after_idle as u8).to_string(),
+        |c, v| c.tcp_slow_start_after_idle = int(v, 0, 1)? == 1
     ),
     setting!(
         "net.ipv4.tcp_early_retrans",
@@ -958,12 +956,20 @@ impl Config {
     }
 
     /// The `linux` profile overlaid with this machine's values under `proc_sys`
-    /// (normally `/proc/sys`); settings whose file is missing keep the profile's value.
+    /// (normally `/proc/sys`); settings whose file is missing keep the profile's value, and a
+    /// congestion-control algorithm synack does not have leaves CUBIC in place.
     pub fn from_host(proc_sys: &std::path::Path) -> Result<Config, ConfigError> {
         let mut c = Config::linux();
         for s in SETTINGS.iter().filter(|s| s.name.starts_with("net.")) {
             let path = proc_sys.join(s.name.replace('.', "/"));
             if let Ok(v) = std::fs::read_to_string(&path) {
+                // A host may run an algorithm synack does not have (bbr, ...): the host's
+                // stack is read as it is, with CUBIC, Linux's default, in its place.
+                if s.name == "net.ipv4.tcp_congestion_control"
+                    && crate::cc::Algorithm::from_name(v.trim()).is_none()
+                {
+                    continue;
+                }
                 c.set(s.name, v.trim()).map_err(|e| ConfigError::File {
                     source: path.display().to_string(),
                     line: 1,

@@ -6,6 +6,7 @@
 //! The connection never touches the network: the stack asks it for its next segment
 //! (`next_segment`) and calls it back when its single wheel timer fires.
 use crate::buffer::{RecvBuf, SendBuf};
+use crate::cc::CongestionControl;
 use crate::ctx::{Ctrl, Ctx, OowStamp};
 use crate::event::{EventKind, SegmentInfo, TimerKind};
 use crate::opts::SockOpts;
@@ -200,7 +201,10 @@ pub(crate) struct Conn {
     pub(crate) ssthresh: u32,
     dupacks: u32,
     recover: Option<SeqNum>,
+    /// Bytes acknowledged toward the next whole segment for congestion avoidance.
     cwnd_acc: u32,
+    /// Reno or CUBIC (`icsk_ca_ops`).
+    cc: CongestionControl,
 
     // ACKs.
     ack_now: bool,
@@ -544,6 +548,7 @@ impl Conn {
             dupacks: 0,
             recover: None,
             cwnd_acc: 0,
+            cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
             quick: 0,
@@ -1096,10 +1101,14 @@ impl Conn {
                 if self.cwnd < self.ssthresh {
                     self.cwnd += data_acked.min(self.mss as u32 * 2);
                 } else {
+                    // Congestion avoidance in whole segments, as Linux counts them.
+                    let mss = u32::from(self.mss.max(1));
                     self.cwnd_acc += data_acked;
-                    if self.cwnd_acc >= self.cwnd {
-                        self.cwnd_acc -= self.cwnd;
-                        self.cwnd += self.mss as u32;
+                    let acked = self.cwnd_acc / mss;
+                    if acked > 0 {
+                        self.cwnd_acc %= mss;
+                        let w = self.cc.avoid(cx.now, self.cwnd / mss, acked);
+                        self.cwnd = w.saturating_mul(mss);
                     }
                 }
             }
@@ -1194,8 +1203,7 @@ impl Conn {
     }
 
     fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
-        let flight = self.in_flight();
-        self.ssthresh = (flight / 2).max(2 * self.mss as u32);
+        self.ssthresh = self.loss_ssthresh();
         self.cwnd = self.ssthresh + 3 * self.mss as u32;
         self.recover = Some(self.snd_nxt);
         self.rtx_at = Some(self.snd_una);
@@ -1289,7 +1297,47 @@ impl Conn {
         (at < top).then_some(at)
     }
 
+    /// `tcp_cwnd_restart` (tcp_slow_start_after_idle): new data after the connection sat
+    /// idle longer than an RTO with nothing in flight — the window it had no longer
+    /// reflects the path: halve it per RTO of idleness, down to the initial window,
+    /// remembering three quarters of it as the threshold.
+    fn restart_after_idle(&mut self, cx: &Ctx<'_>) {
+        if !cx.cfg.tcp_slow_start_after_idle
+            || self.snd_nxt != self.snd_una
+            || self.snd_una != self.snd_max
+            || !self.has_unsent()
+        {
+            return;
+        }
+        let Some(last) = self.stats.last_data_sent else {
+            return;
+        };
+        let mut idle = cx.now.saturating_duration_since(last);
+        if idle <= self.rto {
+            return;
+        }
+        let mss = u32::from(self.mss.max(1));
+        let restart = (10 * mss).min(self.cwnd);
+        if self.recover.is_none() {
+            self.ssthresh = self.ssthresh.max((self.cwnd >> 1) + (self.cwnd >> 2));
+        }
+        let mut cwnd = self.cwnd;
+        while idle > self.rto && cwnd > restart {
+            idle -= self.rto;
+            cwnd >>= 1;
+        }
+        self.cwnd = cwnd.max(restart);
+    }
+
+    /// The slow-start threshold after a loss, from the congestion-control algorithm
+    /// (Reno halves, CUBIC keeps 0.7 of the window), in bytes.
+    fn loss_ssthresh(&mut self) -> u32 {
+        let mss = u32::from(self.mss.max(1));
+        self.cc.ssthresh(self.cwnd / mss).saturating_mul(mss)
+    }
+
     fn rtt_sample(&mut self, rtt: Duration) {
+        self.cc.on_rtt(rtt);
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
@@ -1959,9 +2007,12 @@ impl Conn {
                 self.snd_nxt = self.iss;
             }
             _ => {
-                // Go back to SND.UNA; everything in flight is presumed lost (tcp_enter_loss).
-                let flight = self.in_flight();
-                self.ssthresh = (flight / 2).max(2 * self.mss as u32);
+                // Go back to SND.UNA; everything in flight is presumed lost (tcp_enter_loss):
+                // the threshold is cut once per loss episode, not again per backoff.
+                if self.retransmits == 0 && self.recover.is_none() {
+                    self.ssthresh = self.loss_ssthresh();
+                }
+                self.cc.on_timeout();
                 self.cwnd = self.mss as u32;
                 self.recover = None;
                 self.dupacks = 0;
@@ -2392,6 +2443,7 @@ impl Conn {
             }
         }
 
+        self.restart_after_idle(cx);
         if let Some((mut len, mut fin)) = self.sendable() {
             let resend = std::mem::take(&mut self.fo.resend);
             if resend > 0 && len > resend {
@@ -2590,6 +2642,9 @@ impl Conn {
         }
         if self.opts.rcvbuf != old.rcvbuf {
             self.rcv.set_capacity(self.opts.rcvbuf(cx.cfg) as usize);
+        }
+        if let Some(a) = self.opts.congestion.filter(|a| Some(*a) != old.congestion) {
+            self.cc.set_algorithm(a);
         }
         if self.opts.sndbuf != old.sndbuf {
             self.snd.limit = self.opts.sndbuf(cx.cfg) as usize;

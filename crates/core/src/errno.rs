@@ -7,6 +7,7 @@ use std::io;
 #[non_exhaustive]
 pub enum Errno {
     EPERM,
+    ENOENT,
     EACCES,
     EPROTO,
     EBADF,
@@ -40,6 +41,7 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => 1,
+            ENOENT => 2,
             EACCES => 13,
             EPROTO => 71,
             EBADF => 9,
@@ -76,10 +78,11 @@ impl Errno {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
-    pub const ALL: [Errno; 26] = {
+    pub const ALL: [Errno; 27] = {
         use Errno::*;
         [
             EPERM,
+            ENOENT,
             EACCES,
             EPROTO,
             EBADF,
@@ -112,6 +115,7 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => "EPERM",
+            ENOENT => "ENOENT",
             EACCES => "EACCES",
             EPROTO => "EPROTO",
             EBADF => "EBADF",
@@ -145,6 +149,7 @@ impl Errno {
         use Errno::*;
         match self {
             EPERM => "Operation not permitted",
+            ENOENT => "No such file or directory",
             EACCES => "Permission denied",
             EPROTO => "Protocol error",
             EBADF => "Bad file descriptor",
@@ -189,6 +194,7 @@ impl Errno {
             ECONNREFUSED => K::ConnectionRefused,
             EOPNOTSUPP | ENOPROTOOPT | EAFNOSUPPORT => K::Unsupported,
             EPERM | EACCES => K::PermissionDenied,
+            ENOENT => K::NotFound,
             _ => K::Other,
         }
     }

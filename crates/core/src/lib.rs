@@ -6,6 +6,7 @@
 
 pub mod api;
 mod buffer;
+pub mod cc;
 pub mod config;
 mod conn;
 pub mod counters;
@@ -25,6 +26,7 @@ pub mod timers;
 mod timewait;
 
 pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo, TcpInfo};
+pub use cc::Algorithm as CongestionAlgorithm;
 pub use config::{Config, ConfigError, Later, Profile};
 pub use counters::{Counter, Counters};
 pub use errno::Errno;

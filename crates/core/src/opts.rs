@@ -25,6 +25,8 @@ pub(crate) struct SockOpts {
     pub(crate) fastopen_connect: bool,
     /// TCP_FASTOPEN_NO_COOKIE: send data in the SYN without a cookie.
     pub(crate) fastopen_no_cookie: bool,
+    /// TCP_CONGESTION; `None`: net.ipv4.tcp_congestion_control.
+    pub(crate) congestion: Option<crate::cc::Algorithm>,
 }
 
 impl SockOpts {

@@ -2325,6 +2325,7 @@ impl Stack {
             SockOpt::Linger(v) => o.linger = v,
             SockOpt::KeepAlive(v) => o.keepalive = v,
             SockOpt::NoDelay(v) => o.nodelay = v,
+            SockOpt::Congestion(a) => o.congestion = Some(a),
             SockOpt::MaxSeg(v) => {
                 if v != 0 && !(88..=32767).contains(&v) {
                     return Err(Errno::EINVAL);
@@ -2455,6 +2456,9 @@ impl Stack {
             SockOptName::FastOpen => SockOpt::FastOpen(self.fastopen_of(fd)?.max_qlen),
             SockOptName::FastOpenConnect => SockOpt::FastOpenConnect(o.fastopen_connect),
             SockOptName::FastOpenNoCookie => SockOpt::FastOpenNoCookie(o.fastopen_no_cookie),
+            SockOptName::Congestion => {
+                SockOpt::Congestion(o.congestion.unwrap_or(self.config.tcp_congestion_control))
+            }
             SockOptName::FastOpenKey => {
                 let (p, b) = self.fastopen_keys(&self.fastopen_of(fd)?);
                 let mut key = [0u8; 32];

@@ -959,6 +959,18 @@ impl Runner {
             }
             "TCP_FASTOPEN_CONNECT" => SockOpt::FastOpenConnect(n()? != 0),
             "TCP_FASTOPEN_NO_COOKIE" => SockOpt::FastOpenNoCookie(n()? != 0),
+            "TCP_CONGESTION" => {
+                let Expr::Str(b) = value else {
+                    return Err(format!("TCP_CONGESTION: expected a string, found {value}"));
+                };
+                let name = String::from_utf8_lossy(b);
+                let name = name.trim_end_matches('\0');
+                match synack_core::CongestionAlgorithm::from_name(name) {
+                    Some(a) => SockOpt::Congestion(a),
+                    // Linux: no such module loaded.
+                    None => return Ok(Step::Done(Err(Errno::ENOENT))),
+                }
+            }
             other => return Err(format!("unsupported: socket option {other}")),
         };
         let (fd, _) = match self.sock(sfd) {
