@@ -67,6 +67,9 @@ impl SendBuf {
 /// so a peer cannot make the range list grow without bound.
 const MAX_OOO_RANGES: usize = 32;
 
+/// A receive ring's first size: it doubles as data arrives, up to the capacity.
+const FIRST_RING: usize = 4096;
+
 /// Received bytes: the in-order part the application can read, and out-of-order data
 /// placed where it belongs in the same ring (smoltcp's assembler idea), so reassembly
 /// allocates nothing per segment.
@@ -176,10 +179,13 @@ impl RecvBuf {
         if off > 0 && !self.can_add_range(off, off + n) {
             return None;
         }
+        // The ring grows as data arrives, up to the capacity: a 1-byte exchange does not
+        // take (and zero) a whole SO_RCVBUF of memory.
+        let need = self.len + off + n;
         if self.ring.is_empty() {
-            self.ring = vec![0u8; self.cap.max(n)];
-        } else if self.len + n > self.ring.len() {
-            self.relayout(self.len + n);
+            self.ring = vec![0u8; need.max(self.cap.min(FIRST_RING))];
+        } else if need > self.ring.len() {
+            self.grow(need);
         }
         let size = self.ring.len();
         let start = (self.head + self.len + off) % size;
@@ -232,13 +238,15 @@ impl RecvBuf {
         self.ooo = out;
     }
 
-    /// Move the in-order bytes to the front of a ring of `size` bytes (no
-    /// out-of-order data is held when this is called).
-    fn relayout(&mut self, size: usize) {
-        let mut tmp = Vec::with_capacity(self.len);
-        self.copy_out(self.len, &mut tmp);
-        let mut ring = vec![0u8; size.max(self.cap)];
-        ring[..tmp.len()].copy_from_slice(&tmp);
+    /// A larger ring of at least `need` bytes (doubling, up to the capacity, or `need`
+    /// when an in-order segment overshoots it): the bytes from the read position to the
+    /// end of the last out-of-order range move to its front, offsets unchanged.
+    fn grow(&mut self, need: usize) {
+        let size = need.max(self.ring.len() * 2).min(self.cap.max(need));
+        let extent = self.len + self.ooo.last().map_or(0, |&(_, e)| e);
+        let mut ring = Vec::with_capacity(size);
+        self.copy_out(extent, &mut ring);
+        ring.resize(size, 0);
         self.ring = ring;
         self.head = 0;
     }
@@ -321,6 +329,27 @@ mod tests {
         // Out-of-order data is bounded by the limit.
         assert_eq!(r.insert(2, b"abcdefghij"), Some(0));
         assert_eq!(r.ooo_ranges(), &[(2, 8)]);
+    }
+
+    #[test]
+    fn the_ring_grows_with_the_data_keeping_out_of_order_bytes() {
+        let mut r = RecvBuf::new(1 << 20);
+        assert_eq!(r.insert(0, b"ab"), Some(2));
+        assert_eq!(r.ring.len(), FIRST_RING);
+        let mut out = [0u8; 1];
+        assert_eq!(r.read(&mut out), 1);
+        // Out of order, beyond the first ring: it grows, the read position moves to 0.
+        let far: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        assert_eq!(r.insert(6_000, &far), Some(0));
+        assert!(r.ring.len() >= 1 + 6_000 + 10_000 && r.ring.len() <= 1 << 20);
+        let gap: Vec<u8> = (0..6_000u32).map(|i| (i * 7) as u8).collect();
+        assert_eq!(r.insert(0, &gap), Some(16_000));
+        let mut all = vec![0u8; 20_000];
+        assert_eq!(r.read(&mut all), 16_001);
+        assert_eq!(all[0], b'b');
+        assert_eq!(&all[1..6_001], &gap[..]);
+        assert_eq!(&all[6_001..16_001], &far[..]);
+        r.check().unwrap();
     }
 
     #[test]

@@ -639,7 +639,11 @@ impl Conn {
     }
 
     fn syn_in_flight(&self) -> bool {
-        matches!(self.state, TcpState::SynSent | TcpState::SynRecv) && self.snd_una == self.iss
+        // A Fast Open child can be closed (FIN_WAIT_1) before its SYN-ACK is acknowledged:
+        // its SYN still takes the first sequence number.
+        let opening = matches!(self.state, TcpState::SynSent | TcpState::SynRecv)
+            || (self.passive_fastopen && self.stats.bytes_acked == 0);
+        opening && self.snd_una == self.iss
     }
 
     /// Sequence number of our FIN (valid once the application shut the sending side).
@@ -1049,7 +1053,7 @@ impl Conn {
 
         // New data acknowledged.
         let mut acked = (ack - self.snd_una) as u32;
-        if self.snd_una == self.iss && matches!(self.state, TcpState::SynRecv) {
+        if self.syn_in_flight() && self.state != TcpState::SynSent {
             acked -= 1; // our SYN
         }
         // The FIN is acknowledged by an ACK one past it — even when a retransmission
@@ -2204,7 +2208,7 @@ impl Conn {
         // An unacknowledged SYN-ACK of a Fast Open child is not in Linux's packets_out
         // (the request sent it): it does not use the window.
         self.cwnd
-            .saturating_sub(self.in_flight() - self.syn_in_flight() as u32)
+            .saturating_sub(self.in_flight().saturating_sub(self.syn_in_flight() as u32))
     }
 
     /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
@@ -2314,7 +2318,10 @@ impl Conn {
 
         if self.syn_pending {
             self.syn_pending = false;
-            let simultaneous = self.state == TcpState::SynRecv;
+            // A Fast Open child's SYN is always a SYN-ACK, also once the application has
+            // closed it (FIN_WAIT_1) before the SYN-ACK went out: a bare SYN there makes
+            // the peer see a simultaneous open.
+            let simultaneous = self.state == TcpState::SynRecv || self.passive_fastopen;
             flags = if simultaneous {
                 TcpFlags::SYN | TcpFlags::ACK
             } else {

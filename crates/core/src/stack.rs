@@ -267,10 +267,13 @@ impl Stack {
             Ok(p) => p,
             Err(synack_wire::ParseError::NotTcp) if self.icmp(now, bytes) => return,
             Err(e) => {
-                if let Some(c) = Counter::from_name(e.counter()) {
-                    self.counters.incr(c);
+                // Exactly what Linux counts for this error: a packet that is not TCP (the
+                // kernel's own router solicitations on a fresh device) is no TCP error.
+                for name in e.counters() {
+                    if let Some(c) = Counter::from_name(name) {
+                        self.counters.incr(c);
+                    }
                 }
-                self.counters.incr(Counter::InErrs);
                 self.events.push(now, || EventKind::Drop {
                     seg: None,
                     reason: DropReason::Malformed(e),
@@ -671,7 +674,6 @@ impl Stack {
         } else {
             None
         };
-        let ts_off = self.secrets.ts_offset(dst.ip(), src.ip());
         let opts = self.listeners.get(l).map(|x| x.opts).unwrap_or_default();
         // Without timestamps there is nowhere to keep window scale or SACK: not offered.
         let (wscale, sack) = if ts_ok {
@@ -679,9 +681,11 @@ impl Stack {
         } else {
             (None, false)
         };
+        // The offset is a keyed hash: computed only when a TSval is sent (a flood's SYNs
+        // without timestamps skip it).
         let ts = ts_ok.then(|| Timestamps {
             val: SynCookies::encode_ts(now.as_millis() as u32, peer_wscale, sack)
-                .wrapping_add(ts_off),
+                .wrapping_add(self.secrets.ts_offset(dst.ip(), src.ip())),
             ecr: o.timestamps.map(|t| t.val).unwrap_or(0),
         });
         let advmss = conn::advmss(cfg, dst, opts.maxseg);
