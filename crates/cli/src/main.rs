@@ -1,5 +1,7 @@
 //! `synack`: run the document's stories in the simulator and watch them.
 #![forbid(unsafe_code)]
+mod bench;
+mod connect;
 mod drill;
 mod pictures;
 mod serve;
@@ -44,9 +46,15 @@ enum Cmd {
     Drill(drill::DrillOpts),
     /// Serve on a TUN device with the real clock: the kernel's TCP talks to synack.
     Serve(serve::ServeOpts),
+    /// Connect from a TUN device with the real clock: synack is the client of a kernel
+    /// server (http, echo, source, sha256; Fast Open, keepalive).
+    Connect(connect::ConnectOpts),
     /// Very many connections through a faulty simulated link: every byte checked, nothing
     /// stuck, nothing leaked.
     Soak(soak::SoakOpts),
+    /// Benchmarks side by side with smoltcp and the Linux kernel (loopback): lifecycles,
+    /// bulk throughput, memory, SYN flood, timers. Build with --release.
+    Bench(bench::BenchOpts),
     /// A live stack's sockets, as iproute2's `ss` prints them: synack ss --control PATH -tanoi
     Ss(ControlOpts),
     /// A live stack's sockets, as `netstat -napt` prints them.
@@ -168,7 +176,9 @@ fn main() -> ExitCode {
         } => sysctl(name.as_deref(), profile, host),
         Cmd::Drill(o) => drill::drill(&o),
         Cmd::Serve(o) => serve::serve(&o),
+        Cmd::Connect(o) => connect::connect(&o),
         Cmd::Soak(o) => soak::soak(&o),
+        Cmd::Bench(o) => bench::bench(&o),
         Cmd::Ss(o) => control("ss", &o),
         Cmd::Netstat(o) => control("netstat", &o),
         Cmd::Nstat(o) => control("nstat", &o),

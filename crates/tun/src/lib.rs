@@ -115,6 +115,10 @@ impl Tun {
             Ok(_) => Ok(()),
             // A full device queue drops the packet, as a full qdisc would.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            // A device that is down (`ip link set dev NAME down`) refuses writes with EIO:
+            // the packet is lost, as on an unplugged cable, and the stack lives on (its
+            // retransmissions and keepalive notice, as Linux's would).
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(()),
             Err(e) => Err(e),
         }
     }
