@@ -116,6 +116,9 @@ pub fn soak(o: &SoakOpts) -> Result<bool, String> {
     let _ = writeln!(out, "failed      {failed} {:?}", r.failed);
     let _ = writeln!(out, "corrupted   {}", r.corrupted);
     let _ = writeln!(out, "stuck       {}", r.stuck);
+    for what in &r.stuck_states {
+        let _ = writeln!(out, "            {what}");
+    }
     let _ = writeln!(
         out,
         "leaked      {} (entries left 10 min after the last close)",

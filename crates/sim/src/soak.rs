@@ -85,6 +85,10 @@ pub struct SoakReport {
     pub corrupted: u64,
     /// Connections that made no progress for `STUCK_AFTER`.
     pub stuck: u64,
+    /// The state of each stuck connection's client side when it was given up, with what
+    /// it had sent and received (for the next person to look: a half-open connection
+    /// whose peer's RST was lost waits in FIN_WAIT_2 forever, in Linux too).
+    pub stuck_states: Vec<String>,
     /// Entries left in either stack once all were closed and the timers had run out.
     pub leaked: u64,
     /// Simulated time of the whole run.
@@ -275,7 +279,12 @@ pub fn run(cfg: &SoakConfig, mut progress: impl FnMut(&Checkpoint)) -> SoakRepor
                     report.bytes += 2 * bytes as u64;
                 }
                 Outcome::Corrupt => report.corrupted += 1,
-                Outcome::Stuck => report.stuck += 1,
+                Outcome::Stuck(what) => {
+                    report.stuck += 1;
+                    if report.stuck_states.len() < 16 {
+                        report.stuck_states.push(what);
+                    }
+                }
                 Outcome::Failed(e) => *report.failed.entry(e.to_string()).or_default() += 1,
             }
         }
@@ -313,7 +322,7 @@ pub fn run(cfg: &SoakConfig, mut progress: impl FnMut(&Checkpoint)) -> SoakRepor
 enum Outcome {
     Done,
     Corrupt,
-    Stuck,
+    Stuck(String),
     Failed(Errno),
 }
 
@@ -364,7 +373,11 @@ fn drive(st: &mut Stack, now: Instant, cl: &mut Client, buf: &mut [u8]) -> Optio
     if (cl.sent, cl.got) != before {
         cl.last_progress = now;
     } else if now.saturating_duration_since(cl.last_progress) > STUCK_AFTER {
-        return Some(Outcome::Stuck);
+        let state = st.state(cl.fd).map(|s| s.to_string()).unwrap_or_default();
+        return Some(Outcome::Stuck(format!(
+            "connection {}: {state}, sent {} of {} and shut: {}, got {} back",
+            cl.id, cl.sent, cl.len, cl.shut, cl.got
+        )));
     }
     None
 }
