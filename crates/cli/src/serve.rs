@@ -6,7 +6,6 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 use synack_core::{Config, Errno, Fd, Profile, SockOpt, Stack};
 use synack_tun::control::Control;
@@ -63,13 +62,7 @@ impl DeviceOpts {
         // A real network: secrets from the OS, never the fixed simulator seed.
         cfg.seed = os_seed().map_err(|e| format!("/dev/urandom: {e}"))?;
         let tun = Tun::open(&self.tun).map_err(|e| format!("open TUN {}: {e}", self.tun))?;
-        // IPv6: no duplicate-address detection, so the address is usable at once.
-        if self.host_addr.contains(':') {
-            ip(&["addr", "add", &self.host_addr, "dev", &self.tun, "nodad"])?;
-        } else {
-            ip(&["addr", "add", &self.host_addr, "dev", &self.tun])?;
-        }
-        ip(&["link", "set", &self.tun, "up"])?;
+        tun.configure(&[&self.host_addr])?;
         let control = match &self.control {
             Some(p) => {
                 Some(Control::bind(p).map_err(|e| format!("--control {}: {e}", p.display()))?)
@@ -119,22 +112,6 @@ impl Device {
         })
         .map_err(|e| format!("TUN {}: {e}", self.tun.name()))?;
         Ok(in_time)
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
     }
 }
 

@@ -25,7 +25,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 use synack_tokio::{Config, Net, Profile, TcpListener, TcpStream, Tun};
 
 #[tokio::main]
@@ -59,15 +58,7 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
         .collect::<Result<_, _>>()?;
 
     let tun = Tun::open(&tun_name).map_err(|e| format!("open TUN {tun_name}: {e}"))?;
-    for h in host.split(',') {
-        // IPv6: no duplicate-address detection, so the address works at once.
-        let mut args = vec!["addr", "add", h, "dev", &tun_name];
-        if h.contains(':') {
-            args.push("nodad");
-        }
-        ip(&args)?;
-    }
-    ip(&["link", "set", &tun_name, "up"])?;
+    tun.configure(&host.split(',').collect::<Vec<_>>())?;
 
     let net = Net::tun(tun, Config::for_profile(Profile::Linux), &addrs)
         .map_err(|e| format!("synack on {tun_name}: {e}"))?;
@@ -143,20 +134,4 @@ async fn serve(stream: TcpStream, peer: SocketAddr) -> Result<(), hyper::Error> 
     http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .await
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }

@@ -72,6 +72,20 @@ impl Tun {
         &self.name
     }
 
+    /// Give the kernel side of the device its addresses (`192.0.2.1/24`, `2001:db8::1/64`)
+    /// and bring it up, with iproute2. IPv6 addresses skip duplicate-address detection
+    /// (`nodad`), so they are usable at once.
+    pub fn configure(&self, host_addrs: &[&str]) -> Result<(), String> {
+        for a in host_addrs {
+            let mut args = vec!["addr", "add", a, "dev", &self.name];
+            if a.contains(':') {
+                args.push("nodad");
+            }
+            ip(&args)?;
+        }
+        ip(&["link", "set", &self.name, "up"])
+    }
+
     /// The device's descriptor (non-blocking), for an event loop such as tokio's
     /// `AsyncFd` to wait on; reads and writes still go through [`Tun::recv`]/[`Tun::send`].
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
@@ -121,6 +135,23 @@ impl Tun {
             Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Run `ip ARGS`; its complaint, if any, is the error.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
