@@ -896,3 +896,86 @@ fn too_many_orphans_are_reset_at_once() {
     p.run_for(Duration::from_secs(300));
     assert_eq!(p.a.table_sizes().orphans, 0);
 }
+
+/// A Fast Open child that the application accepts, answers and closes before the driver
+/// ever polled for output (a TUN server does all of it in one round) still opens with a
+/// SYN-ACK that acknowledges the SYN's data, and its reply starts right after its SYN —
+/// found against the kernel, where a bare SYN made Linux see a simultaneous open and the
+/// reply lost its first byte.
+#[test]
+fn a_fast_open_child_closed_before_its_syn_ack_left_still_sends_a_syn_ack() {
+    let mut cfg = Config::linux();
+    cfg.set("net.ipv4.tcp_fastopen", "514").unwrap(); // server, no cookie needed
+    let mut p = Peer::new(cfg);
+    let l = p.st.socket(p.now).unwrap();
+    p.st.bind(p.now, l, p.local).unwrap();
+    p.st.setsockopt(p.now, l, SockOpt::FastOpen(8)).unwrap();
+    p.st.listen(p.now, l, 8).unwrap();
+    let syn_opts = synack_core::wire::TcpOptions {
+        mss: Some(1000),
+        window_scale: Some(7),
+        ..Default::default()
+    };
+    // The SYN's data is taken at once; nothing is polled yet.
+    p.st.handle_packet(p.now, &{
+        let tcp = synack_core::wire::TcpSegment {
+            src_port: p.remote.port(),
+            dst_port: p.local.port(),
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags::SYN,
+            window: 32792,
+            urgent: 0,
+            options: syn_opts,
+            payload: b"GET /",
+        };
+        let mut b = Vec::new();
+        synack_core::wire::emit(
+            &synack_core::wire::Packet {
+                ip: synack_core::wire::IpInfo {
+                    src: p.remote.ip(),
+                    dst: p.local.ip(),
+                    ttl: 64,
+                },
+                tcp,
+            },
+            &mut b,
+        );
+        b
+    });
+    let (fd, _) = p.st.accept(p.now, l).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(p.st.read(p.now, fd, &mut buf), Ok(5));
+    assert_eq!(p.st.write(p.now, fd, b"HTTP/1.1 200 OK"), Ok(15));
+    p.st.close(p.now, fd).unwrap();
+    let o = p.out();
+    assert!(!o.is_empty());
+    assert_eq!(o[0].flags, TcpFlags::SYN | TcpFlags::ACK, "{o:?}");
+    assert_eq!(o[0].ack, 6, "the SYN and its 5 bytes acknowledged");
+    let iss = o[0].seq;
+    let data: Vec<&Out> = o.iter().filter(|s| !s.payload.is_empty()).collect();
+    let d = data
+        .first()
+        .expect("the reply goes with or right after the SYN-ACK");
+    assert_eq!(
+        d.seq,
+        iss.wrapping_add(1),
+        "the reply starts after the SYN: {o:?}"
+    );
+    assert_eq!(&d.payload[..1], b"H");
+    // The peer's ACK of everything: the reply and the FIN are taken as delivered.
+    p.now += Duration::from_millis(10);
+    p.inject(
+        TcpFlags::ACK,
+        6,
+        iss.wrapping_add(1 + 15 + 1),
+        257,
+        &[],
+        synack_core::wire::TcpOptions::default(),
+    );
+    let again = p.out();
+    assert!(
+        again.iter().all(|s| !s.flags.syn() && s.payload.is_empty()),
+        "nothing resent: {again:?}"
+    );
+}
