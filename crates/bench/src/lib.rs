@@ -28,8 +28,10 @@ pub fn heap_bytes() -> Option<usize> {
     if s.allocations == 0 {
         return None;
     }
-    let used =
-        s.bytes_allocated as i128 - s.bytes_deallocated as i128 + s.bytes_reallocated as i128;
+    // stats_alloc already adds a realloc's growth to `bytes_allocated` (and its shrinkage
+    // to `bytes_deallocated`); `bytes_reallocated` is the same change again, not to be
+    // added (it was, before 2026-11-24: tables grown by realloc counted twice).
+    let used = s.bytes_allocated as i128 - s.bytes_deallocated as i128;
     Some(used.max(0) as usize)
 }
 

@@ -102,6 +102,20 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct OowStamp(Option<u32>);
 
 impl OowStamp {
+    /// As one `u32` for packed records: 0 is "never" (a stamp of exactly 0 is kept as the
+    /// millisecond before, an error Linux's jiffies-initialised field makes too).
+    pub(crate) fn to_raw(self) -> u32 {
+        match self.0 {
+            None => 0,
+            Some(0) => u32::MAX,
+            Some(t) => t,
+        }
+    }
+
+    pub(crate) fn from_raw(raw: u32) -> OowStamp {
+        OowStamp((raw != 0).then_some(raw))
+    }
+
     /// `__tcp_oow_rate_limited`: whether an answer now would come within
     /// tcp_invalid_ratelimit of the last one (then counted in `c` and not sent); if not,
     /// now becomes the last one.

@@ -24,6 +24,7 @@ mod syncookies;
 pub mod time;
 pub mod timers;
 mod timewait;
+mod twtable;
 
 pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo, TcpInfo};
 pub use cc::Algorithm as CongestionAlgorithm;

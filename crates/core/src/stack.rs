@@ -11,6 +11,7 @@ use crate::slab::Slab;
 use crate::syncookies::SynCookies;
 use crate::timers::Timers;
 use crate::timewait::{TimeWait, TwVerdict};
+use crate::twtable::{TwId, TwTable};
 use crate::*;
 use siphasher::sip::SipHasher13;
 use std::cmp::Reverse;
@@ -54,7 +55,6 @@ struct Child {
 enum Entry {
     Conn(u32),
     Req(u32),
-    Tw(u32),
 }
 
 /// What a wheel entry points to.
@@ -62,7 +62,6 @@ enum Entry {
 enum TimerRef {
     Conn(u32),
     Req(u32),
-    Tw(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -118,7 +117,8 @@ pub struct Stack {
     free_fds: BinaryHeap<Reverse<u32>>,
     conns: Slab<Conn>,
     reqs: Slab<Request>,
-    tws: Slab<TimeWait>,
+    /// TIME_WAIT and orphaned FIN_WAIT_2 records: a table of their own (`twtable`).
+    tws: TwTable,
     listeners: Slab<Listener>,
     demux: HashMap<(SocketAddr, SocketAddr), Entry, Keyed>,
     listen_map: HashMap<SocketAddr, u32, Keyed>,
@@ -205,7 +205,7 @@ impl Stack {
             free_fds: BinaryHeap::new(),
             conns: Slab::default(),
             reqs: Slab::default(),
-            tws: Slab::default(),
+            tws: TwTable::new((k.1 ^ 0x7477, k.0)),
             listeners: Slab::default(),
             demux: HashMap::with_hasher(Keyed(k.0, k.1)),
             listen_map: HashMap::with_hasher(Keyed(k.1, k.0)),
@@ -337,8 +337,10 @@ impl Stack {
         match self.demux.get(&(dst, src)).copied() {
             Some(Entry::Conn(i)) => self.conn_segment(now, i, src, dst, seg),
             Some(Entry::Req(i)) => self.req_segment(now, i, src, dst, seg),
-            Some(Entry::Tw(i)) => self.tw_segment(now, i, src, dst, seg),
-            None => self.no_conn_segment(now, src, dst, seg, None),
+            None => match self.tws.find(dst, src) {
+                Some(t) => self.tw_segment(now, t, src, dst, seg),
+                None => self.no_conn_segment(now, src, dst, seg, None),
+            },
         }
     }
 
@@ -1073,21 +1075,23 @@ impl Stack {
     fn tw_segment(
         &mut self,
         now: Instant,
-        t: u32,
+        t: TwId,
         src: SocketAddr,
         dst: SocketAddr,
         seg: &TcpSegment<'_>,
     ) {
-        let Some(tw) = self.tws.get_mut(t) else {
+        let Some(mut tw) = self.tws.get(t, now) else {
             return;
         };
+        tw.ts_off = self.secrets.ts_offset(tw.local.ip(), tw.remote.ip());
         let mut cx = cx!(self, now);
         let verdict = tw.on_segment(&mut cx, seg);
         match verdict {
             TwVerdict::Keep { restart } => {
+                self.tws.put(t, &tw, now);
                 if restart {
                     let len = self.config.time_wait_len;
-                    self.arm_tw(t, now + len);
+                    self.tws.rearm(t, now, len);
                 }
             }
             TwVerdict::Kill => self.remove_tw(now, t, false),
@@ -1103,25 +1107,10 @@ impl Stack {
         }
     }
 
-    fn arm_tw(&mut self, t: u32, deadline: Instant) {
-        let Some(tw) = self.tws.get_mut(t) else {
+    fn remove_tw(&mut self, now: Instant, t: TwId, expired: bool) {
+        let Some(tw) = self.tws.remove(t, now) else {
             return;
         };
-        if let Some((id, _)) = tw.timer.take() {
-            self.timers.cancel(id);
-        }
-        let id = self.timers.insert(deadline, TimerRef::Tw(t));
-        tw.timer = Some((id, deadline));
-    }
-
-    fn remove_tw(&mut self, now: Instant, t: u32, expired: bool) {
-        let Some(tw) = self.tws.remove(t) else { return };
-        if let Some((id, _)) = tw.timer {
-            self.timers.cancel(id);
-        }
-        if self.demux.get(&(tw.local, tw.remote)) == Some(&Entry::Tw(t)) {
-            self.demux.remove(&(tw.local, tw.remote));
-        }
         if let Some(p) = self.ports.get_mut(&tw.local.port()) {
             p.tws = p.tws.saturating_sub(1);
         }
@@ -1200,12 +1189,11 @@ impl Stack {
             snd_nxt: c.snd_nxt.0,
             rcv_nxt: c.rcv_nxt.0,
             rcv_wnd: c.rcv.space() as u32,
-            win: (c.rcv.space() as u32 >> c.rcv_wscale()).min(65535) as u16,
+            wscale: c.rcv_wscale(),
             ts: c.neg.ts,
             ts_recent: c.ts_recent,
-            ts_recent_stamp: c.ts_recent_stamp,
+            ts_recent_age: Some(now.saturating_duration_since(c.ts_recent_stamp)),
             ts_off: c.ts_off,
-            timer: None,
             last_oow_ack: OowStamp::default(),
         };
         // The connection object leaves the network; the application may still hold it.
@@ -1235,10 +1223,18 @@ impl Stack {
             let mut cx = cx!(self, now);
             send_tw_ack(&mut cx, &tw);
         }
-        let t = self.tws.insert(tw);
-        self.demux.insert(key, Entry::Tw(t));
+        debug_assert_eq!(
+            tw.ts_off,
+            self.secrets.ts_offset(key.0.ip(), key.1.ip()),
+            "the TIME_WAIT table recomputes the timestamp offset from the addresses"
+        );
+        if self.tws.insert(&tw, now, dur).is_none() {
+            // More local addresses in TIME_WAIT than a record can name: as an overflow.
+            self.counters.incr(Counter::TcpTimeWaitOverflow);
+            self.events.state(now, key.0, key.1, sub, TcpState::Closed);
+            return;
+        }
         self.ports.entry(key.0.port()).or_default().tws += 1;
-        self.arm_tw(t, now + dur);
     }
 
     /// A connection reached CLOSED.
@@ -1301,24 +1297,30 @@ impl Stack {
                     self.apply_next(now, i, next);
                 }
                 TimerRef::Req(r) => self.req_timer(now, r),
-                TimerRef::Tw(t) => {
-                    if let Some(tw) = self.tws.get_mut(t) {
-                        tw.timer = None;
-                        let (l, rm) = (tw.local, tw.remote);
-                        let timer = if tw.substate == TcpState::TimeWait {
-                            TimerKind::TimeWait
-                        } else {
-                            TimerKind::FinWait2
-                        };
-                        self.events.push(now, || EventKind::Timer {
-                            local: l,
-                            remote: rm,
-                            timer,
-                        });
-                    }
-                    self.remove_tw(now, t, true);
-                }
             }
+        }
+        self.expire_tws(now);
+    }
+
+    /// TIME_WAIT and orphaned FIN_WAIT_2 records whose time is up leave.
+    fn expire_tws(&mut self, now: Instant) {
+        while let Some((t, at)) = self.tws.next_expiry(now) {
+            if at > now {
+                break;
+            }
+            if let Some(tw) = self.tws.get(t, now) {
+                let timer = if tw.substate == TcpState::TimeWait {
+                    TimerKind::TimeWait
+                } else {
+                    TimerKind::FinWait2
+                };
+                self.events.push(now, || EventKind::Timer {
+                    local: tw.local,
+                    remote: tw.remote,
+                    timer,
+                });
+            }
+            self.remove_tw(now, t, true);
         }
     }
 
@@ -1542,7 +1544,11 @@ impl Stack {
 
     /// When to call `handle_timeout` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let tw = self.tws.next_expiry(self.last_now).map(|(_, at)| at);
+        match (self.timers.next_deadline(), tw) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     // ------------------------------------------------------------- socket calls
@@ -2014,17 +2020,22 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<Option<(u32, u32)>, Errno> {
-        match self.demux.get(&(local, remote)).copied() {
+        if self.demux.contains_key(&(local, remote)) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        match self.tws.find(local, remote) {
             None => Ok(None),
-            Some(Entry::Tw(t)) => {
-                let tw = self.tws.get(t).ok_or(Errno::EADDRNOTAVAIL)?;
+            Some(t) => {
+                let tw = self.tws.get(t, now).ok_or(Errno::EADDRNOTAVAIL)?;
                 let reuse = match self.config.tcp_tw_reuse {
                     1 => true,
                     2 => is_loopback(local.ip()) && is_loopback(remote.ip()),
                     _ => false,
                 };
-                let old_enough =
-                    now.saturating_duration_since(tw.ts_recent_stamp) > Duration::from_secs(1);
+                // A timestamp older than 24 days counts as old enough.
+                let old_enough = tw
+                    .ts_recent_age
+                    .is_none_or(|age| age > Duration::from_secs(1));
                 if reuse && tw.ts && old_enough && tw.substate == TcpState::TimeWait {
                     let isn = tw.snd_nxt.wrapping_add(65535 + 2);
                     let ts = tw.ts_recent;
@@ -2035,7 +2046,6 @@ impl Stack {
                     Err(Errno::EADDRNOTAVAIL)
                 }
             }
-            Some(_) => Err(Errno::EADDRNOTAVAIL),
         }
     }
 
@@ -2640,16 +2650,20 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Option<crate::TcpInfo> {
-        match self.demux.get(&(local, remote))? {
+        let Some(entry) = self.demux.get(&(local, remote)) else {
+            let t = self.tws.find(local, remote)?;
+            let tw = self.tws.get(t, self.last_now)?;
+            return Some(crate::TcpInfo {
+                state: tw.substate.linux_code(),
+                ..Default::default()
+            });
+        };
+        match entry {
             Entry::Conn(i) => self.conns.get(*i).map(|c| c.tcp_info(now, &self.config)),
             Entry::Req(r) => self.reqs.get(*r).map(|req| crate::TcpInfo {
                 state: 12, // TCP_NEW_SYN_RECV
                 // inet_diag reports a request's SYN-ACK timeouts as its retransmissions.
                 retransmits: req.num_timeout,
-                ..Default::default()
-            }),
-            Entry::Tw(i) => self.tws.get(*i).map(|t| crate::TcpInfo {
-                state: t.substate.linux_code(),
                 ..Default::default()
             }),
         }
@@ -2703,6 +2717,7 @@ impl Stack {
             self.tws.len(),
             self.config.tcp_max_tw_buckets as usize,
         )?;
+        self.tws.check()?;
         bound("control replies", self.ctrl.len(), crate::ctx::MAX_CTRL)?;
         let open = self.sockets.len() - self.free_fds.len();
         bound("descriptors", open, self.config.max_sockets as usize)?;
@@ -2762,7 +2777,7 @@ impl Stack {
                     .map(|(k, d)| (k, d.saturating_duration_since(now))),
             });
         }
-        for (_, t) in self.tws.iter() {
+        for (_, t, expiry) in self.tws.iter(now) {
             let kind = if t.substate == TcpState::TimeWait {
                 TimerKind::TimeWait
             } else {
@@ -2775,7 +2790,7 @@ impl Stack {
                 remote: Some(t.remote),
                 recv_q: 0,
                 send_q: 0,
-                timer: left(t.timer).map(|d| (kind, d)),
+                timer: Some((kind, expiry.saturating_duration_since(now))),
             });
         }
         out

@@ -2,8 +2,7 @@
 //! `inet_timewait_sock`: the 4-tuple, the two sequence numbers and the timestamp state
 //! it needs to answer late segments — no buffers, no TCB.
 use crate::ctx::{Ctrl, Ctx, OowStamp};
-use crate::timers::TimerId;
-use crate::{Counter, Instant, TcpState};
+use crate::{Counter, TcpState};
 use std::net::SocketAddr;
 use std::time::Duration;
 use synack_wire::{SeqNum, TcpFlags, TcpSegment, Timestamps};
@@ -16,12 +15,14 @@ pub(crate) struct TimeWait {
     pub(crate) snd_nxt: u32,
     pub(crate) rcv_nxt: u32,
     pub(crate) rcv_wnd: u32,
-    pub(crate) win: u16,
+    /// Our window scale: the ACKs advertise `rcv_wnd >> wscale`.
+    pub(crate) wscale: u8,
     pub(crate) ts: bool,
     pub(crate) ts_recent: u32,
-    pub(crate) ts_recent_stamp: Instant,
+    /// How long ago `ts_recent` was taken; `None` once older than 24 days (unusable for
+    /// PAWS).
+    pub(crate) ts_recent_age: Option<Duration>,
     pub(crate) ts_off: u32,
-    pub(crate) timer: Option<(TimerId, Instant)>,
     /// When the last rate-limited ACK left (`tw_last_oow_ack_time`).
     pub(crate) last_oow_ack: OowStamp,
 }
@@ -53,7 +54,7 @@ impl TimeWait {
             seq: self.snd_nxt,
             ack: self.rcv_nxt,
             flags: TcpFlags::ACK,
-            win: self.win,
+            win: (self.rcv_wnd >> self.wscale).min(65535) as u16,
             ts,
             syn: None,
         });
@@ -70,15 +71,14 @@ impl TimeWait {
     /// `tcp_paws_reject`: the timestamp is older than `ts_recent` (no slack here), unless
     /// `ts_recent` is 0 or older than 24 days; a reset escapes only once `ts_recent` is
     /// older than TCP_PAWS_MSL (60 s).
-    fn paws_reject(&self, cx: &Ctx<'_>, seg: &TcpSegment<'_>) -> bool {
+    fn paws_reject(&self, seg: &TcpSegment<'_>) -> bool {
         let Some(ts) = seg.options.timestamps.filter(|_| self.ts) else {
             return false;
         };
-        let age = cx.now.saturating_duration_since(self.ts_recent_stamp);
-        if (self.ts_recent.wrapping_sub(ts.val) as i32) <= 0
-            || self.ts_recent == 0
-            || age >= Duration::from_secs(24 * 24 * 3600)
-        {
+        let Some(age) = self.ts_recent_age else {
+            return false;
+        };
+        if (self.ts_recent.wrapping_sub(ts.val) as i32) <= 0 || self.ts_recent == 0 {
             return false;
         }
         !(seg.flags.rst() && age >= Duration::from_secs(60))
@@ -90,7 +90,7 @@ impl TimeWait {
         let end = seq + seg.seq_len();
         let rcv_nxt = SeqNum(self.rcv_nxt);
         let tsval = seg.options.timestamps.map(|t| t.val);
-        let paws_reject = self.paws_reject(cx, seg);
+        let paws_reject = self.paws_reject(seg);
 
         if self.substate == TcpState::FinWait2 {
             let in_window = end >= rcv_nxt && seq <= rcv_nxt + self.rcv_wnd;
@@ -125,7 +125,7 @@ impl TimeWait {
             self.rcv_nxt = end.0;
             if let Some(v) = tsval {
                 self.ts_recent = v;
-                self.ts_recent_stamp = cx.now;
+                self.ts_recent_age = Some(Duration::ZERO);
             }
             self.ack(cx);
             return TwVerdict::Keep { restart: true };
@@ -142,7 +142,7 @@ impl TimeWait {
             if let Some(v) = tsval {
                 if self.ts {
                     self.ts_recent = v;
-                    self.ts_recent_stamp = cx.now;
+                    self.ts_recent_age = Some(Duration::ZERO);
                 }
             }
             return TwVerdict::Keep { restart: false };
