@@ -11,6 +11,7 @@ pub mod config;
 mod conn;
 pub mod counters;
 mod ctx;
+mod demux;
 pub mod errno;
 pub mod event;
 mod fastopen;

@@ -2,6 +2,7 @@
 //! timer wheel, the transmit queue, counters and events.
 use crate::conn::{self, Conn, Negotiated, Next, OutSeg};
 use crate::ctx::{Ctrl, Ctx, Events, OowStamp};
+use crate::demux::{Demux, Entry};
 use crate::event::SegmentInfo;
 use crate::fastopen;
 use crate::listener::{FastOpenListen, Listener, Request};
@@ -50,11 +51,15 @@ struct Child {
     from: TcpState,
 }
 
-/// What a 4-tuple (local, remote) maps to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Entry {
-    Conn(u32),
-    Req(u32),
+/// Where an entry's record says it is, for the demux table.
+fn tuple_of<'a>(
+    conns: &'a Slab<Conn>,
+    reqs: &'a Slab<Request>,
+) -> impl Fn(Entry) -> Option<(SocketAddr, SocketAddr)> + 'a {
+    move |e| match e {
+        Entry::Conn(i) => conns.get(i).map(|c| (c.local, c.remote)),
+        Entry::Req(r) => reqs.get(r).map(|q| (q.local, q.remote)),
+    }
 }
 
 /// What a wheel entry points to.
@@ -120,7 +125,7 @@ pub struct Stack {
     /// TIME_WAIT and orphaned FIN_WAIT_2 records: a table of their own (`twtable`).
     tws: TwTable,
     listeners: Slab<Listener>,
-    demux: HashMap<(SocketAddr, SocketAddr), Entry, Keyed>,
+    demux: Demux,
     listen_map: HashMap<SocketAddr, u32, Keyed>,
     ports: HashMap<u16, PortUse, Keyed>,
     timers: Timers<TimerRef>,
@@ -207,7 +212,7 @@ impl Stack {
             reqs: Slab::default(),
             tws: TwTable::new((k.1 ^ 0x7477, k.0)),
             listeners: Slab::default(),
-            demux: HashMap::with_hasher(Keyed(k.0, k.1)),
+            demux: Demux::new(k),
             listen_map: HashMap::with_hasher(Keyed(k.1, k.0)),
             ports: HashMap::with_hasher(Keyed(k.0 ^ 1, k.1)),
             timers: Timers::new(),
@@ -333,8 +338,14 @@ impl Stack {
         self.backlog.len()
     }
 
+    /// The connection or request of a 4-tuple (local, remote).
+    fn find(&self, local: SocketAddr, remote: SocketAddr) -> Option<Entry> {
+        self.demux
+            .get(local, remote, tuple_of(&self.conns, &self.reqs))
+    }
+
     fn dispatch(&mut self, now: Instant, src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) {
-        match self.demux.get(&(dst, src)).copied() {
+        match self.find(dst, src) {
             Some(Entry::Conn(i)) => self.conn_segment(now, i, src, dst, seg),
             Some(Entry::Req(i)) => self.req_segment(now, i, src, dst, seg),
             None => match self.tws.find(dst, src) {
@@ -533,7 +544,8 @@ impl Stack {
             timer: None,
         };
         let r = self.reqs.insert(req);
-        self.demux.insert((dst, src), Entry::Req(r));
+        self.demux
+            .insert(dst, src, Entry::Req(r), tuple_of(&self.conns, &self.reqs));
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.syn_q += 1;
             lis.young += 1;
@@ -644,7 +656,8 @@ impl Stack {
         child.listener = Some(l);
         child.fastopen_listener = Some(l);
         let i = self.conns.insert(child);
-        self.demux.insert((dst, src), Entry::Conn(i));
+        self.demux
+            .insert(dst, src, Entry::Conn(i), tuple_of(&self.conns, &self.reqs));
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.accept_q.push_back(i);
             lis.fastopen_qlen += 1;
@@ -802,9 +815,7 @@ impl Stack {
         if let Some((id, _)) = req.timer {
             self.timers.cancel(id);
         }
-        if self.demux.get(&(req.local, req.remote)) == Some(&Entry::Req(r)) {
-            self.demux.remove(&(req.local, req.remote));
-        }
+        self.demux.remove(req.local, req.remote, Entry::Req(r));
         if let Some(lis) = self.listeners.get_mut(req.listener) {
             lis.syn_q = lis.syn_q.saturating_sub(1);
             if req.num_timeout == 0 {
@@ -1005,7 +1016,8 @@ impl Stack {
             cx.reset_reply(dst, src, seg);
         }
         let i = self.conns.insert(child);
-        self.demux.insert((dst, src), Entry::Conn(i));
+        self.demux
+            .insert(dst, src, Entry::Conn(i), tuple_of(&self.conns, &self.reqs));
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.accept_q.push_back(i);
         }
@@ -1021,7 +1033,7 @@ impl Stack {
         if !self.addrs.contains(&e.local.ip()) {
             return true;
         }
-        match self.demux.get(&(e.local, e.remote)).copied() {
+        match self.find(e.local, e.remote) {
             Some(Entry::Conn(i)) => {
                 let Some(c) = self.conns.get_mut(i) else {
                     return true;
@@ -1208,7 +1220,7 @@ impl Stack {
         if c.fd.is_none() && c.listener.is_none() {
             self.free_conn(i);
         } else {
-            self.demux.remove(&key);
+            self.demux.remove(key.0, key.1, Entry::Conn(i));
         }
         if over {
             self.counters.incr(Counter::TcpTimeWaitOverflow);
@@ -1248,8 +1260,8 @@ impl Stack {
         let key = (c.local, c.remote);
         if c.fd.is_none() && c.listener.is_none() {
             self.free_conn(i);
-        } else if self.demux.get(&key) == Some(&Entry::Conn(i)) {
-            self.demux.remove(&key);
+        } else {
+            self.demux.remove(key.0, key.1, Entry::Conn(i));
         }
     }
 
@@ -1263,9 +1275,7 @@ impl Stack {
         if let Some((id, _)) = c.timer {
             self.timers.cancel(id);
         }
-        if self.demux.get(&(c.local, c.remote)) == Some(&Entry::Conn(i)) {
-            self.demux.remove(&(c.local, c.remote));
-        }
+        self.demux.remove(c.local, c.remote, Entry::Conn(i));
         if c.listener.is_none() && c.created_by_connect() {
             if let Some(p) = self.ports.get_mut(&c.local.port()) {
                 p.conns = p.conns.saturating_sub(1);
@@ -1882,7 +1892,12 @@ impl Stack {
         let c = Conn::connect(&mut cx, local, addr, fd, opts, iss, ts_off);
         cx.incr(Counter::ActiveOpens);
         let i = self.conns.insert(c);
-        self.demux.insert((local, addr), Entry::Conn(i));
+        self.demux.insert(
+            local,
+            addr,
+            Entry::Conn(i),
+            tuple_of(&self.conns, &self.reqs),
+        );
         self.ports.entry(local.port()).or_default().conns += 1;
         let s = self.sock_mut(fd)?;
         s.kind = SockKind::Conn(i);
@@ -2020,7 +2035,7 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Result<Option<(u32, u32)>, Errno> {
-        if self.demux.contains_key(&(local, remote)) {
+        if self.find(local, remote).is_some() {
             return Err(Errno::EADDRNOTAVAIL);
         }
         match self.tws.find(local, remote) {
@@ -2650,7 +2665,7 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Option<crate::TcpInfo> {
-        let Some(entry) = self.demux.get(&(local, remote)) else {
+        let Some(entry) = self.find(local, remote) else {
             let t = self.tws.find(local, remote)?;
             let tw = self.tws.get(t, self.last_now)?;
             return Some(crate::TcpInfo {
@@ -2659,8 +2674,8 @@ impl Stack {
             });
         };
         match entry {
-            Entry::Conn(i) => self.conns.get(*i).map(|c| c.tcp_info(now, &self.config)),
-            Entry::Req(r) => self.reqs.get(*r).map(|req| crate::TcpInfo {
+            Entry::Conn(i) => self.conns.get(i).map(|c| c.tcp_info(now, &self.config)),
+            Entry::Req(r) => self.reqs.get(r).map(|req| crate::TcpInfo {
                 state: 12, // TCP_NEW_SYN_RECV
                 // inet_diag reports a request's SYN-ACK timeouts as its retransmissions.
                 retransmits: req.num_timeout,
@@ -2718,6 +2733,16 @@ impl Stack {
             self.config.tcp_max_tw_buckets as usize,
         )?;
         self.tws.check()?;
+        // Every demux entry has its record, and is what the record's 4-tuple finds.
+        let tuple = tuple_of(&self.conns, &self.reqs);
+        for e in self.demux.iter() {
+            let (l, r) = tuple(e).ok_or_else(|| format!("demux entry {e:?} has no record"))?;
+            if self.find(l, r) != Some(e) {
+                return Err(format!(
+                    "demux entry {e:?} not found by its 4-tuple {l} {r}"
+                ));
+            }
+        }
         bound("control replies", self.ctrl.len(), crate::ctx::MAX_CTRL)?;
         let open = self.sockets.len() - self.free_fds.len();
         bound("descriptors", open, self.config.max_sockets as usize)?;
