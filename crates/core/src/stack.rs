@@ -82,12 +82,29 @@ enum SockKind {
     Conn(u32),
 }
 
+/// A descriptor. A connection's socket is 48 bytes: its options live in the connection;
+/// only a socket not (yet) connected keeps them here, boxed, and only once one is set.
 struct Socket {
     kind: SockKind,
     bound: Option<SocketAddr>,
+    setup: Option<Box<Setup>>,
+}
+
+/// Options of a socket before connect() or of a listener (`None`: all defaults).
+#[derive(Clone, Copy, Default)]
+struct Setup {
     opts: SockOpts,
     /// TCP_FASTOPEN / TCP_FASTOPEN_KEY set before listen().
     fastopen: FastOpenListen,
+}
+
+impl Socket {
+    fn setup(&self) -> Setup {
+        self.setup.as_deref().copied().unwrap_or_default()
+    }
+    fn setup_mut(&mut self) -> &mut Setup {
+        self.setup.get_or_insert_with(Box::default)
+    }
 }
 
 /// Who uses a local port.
@@ -1622,8 +1639,7 @@ impl Stack {
         let r = self.alloc_fd(Socket {
             kind: SockKind::Fresh,
             bound: None,
-            opts: SockOpts::default(),
-            fastopen: FastOpenListen::default(),
+            setup: None,
         });
         self.record(now, None, || "socket()".into(), r)
     }
@@ -1633,7 +1649,7 @@ impl Stack {
         if s.bound.is_some() || !matches!(s.kind, SockKind::Fresh) {
             return Err(Errno::EINVAL);
         }
-        let reuse = s.opts.reuse_addr;
+        let reuse = s.setup().opts.reuse_addr;
         if !addr.ip().is_unspecified() && !self.addrs.contains(&addr.ip()) {
             return Err(Errno::EADDRNOTAVAIL);
         }
@@ -1730,8 +1746,7 @@ impl Stack {
                 return Err(Errno::EADDRINUSE);
             }
         }
-        let opts = s.opts;
-        let mut fastopen = s.fastopen;
+        let Setup { opts, mut fastopen } = s.setup();
         // tcp_fastopen 0x400 (with 0x2): Fast Open on every listener, its queue as long as
         // the accept queue (`fastopen_queue_tune(sk, backlog)` in inet_listen).
         let every = fastopen::bits::SERVER_WO_SOCKOPT | fastopen::bits::SERVER;
@@ -1785,12 +1800,11 @@ impl Stack {
             return Err(Errno::EAGAIN);
         };
         let c = self.conns.get(i).ok_or(Errno::EINVAL)?;
-        let (local, remote, opts) = (c.local, c.remote, c.opts);
+        let (local, remote) = (c.local, c.remote);
         let new = self.alloc_fd(Socket {
             kind: SockKind::Conn(i),
             bound: Some(local),
-            opts,
-            fastopen: FastOpenListen::default(),
+            setup: None,
         })?;
         if let Some(lis) = self.listeners.get_mut(l) {
             lis.accept_q.pop_front();
@@ -1811,7 +1825,7 @@ impl Stack {
 
     fn connect_inner(&mut self, now: Instant, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
         let i = self.open_active(now, fd, addr)?;
-        let fastopen = self.sock(fd)?.opts.fastopen_connect
+        let fastopen = self.opts_of(self.sock(fd)?).fastopen_connect
             && self.config.tcp_fastopen & fastopen::bits::CLIENT != 0;
         if fastopen {
             let plan = self.fastopen_plan(i);
@@ -1855,7 +1869,7 @@ impl Stack {
         if addr.port() == 0 || addr.ip().is_unspecified() {
             return Err(Errno::ECONNREFUSED);
         }
-        let opts = s.opts;
+        let opts = s.setup().opts;
         let bound = s.bound;
         let local_ip = match bound {
             Some(b) if !b.ip().is_unspecified() => b.ip(),
@@ -1902,6 +1916,8 @@ impl Stack {
         let s = self.sock_mut(fd)?;
         s.kind = SockKind::Conn(i);
         s.bound = Some(local);
+        // The connection has the options now.
+        s.setup = None;
         Ok(i)
     }
 
@@ -2340,7 +2356,7 @@ impl Stack {
         }
         let cfg = &self.config;
         let s = self.sock(fd)?;
-        let mut o = s.opts;
+        let mut o = self.opts_of(s);
         match opt {
             SockOpt::ReuseAddr(v) => o.reuse_addr = v,
             SockOpt::RcvBuf(v) => {
@@ -2415,7 +2431,9 @@ impl Stack {
             SockKind::Listening(l) => Some(Err(l)),
             SockKind::Conn(i) => Some(Ok(i)),
         };
-        self.sock_mut(fd)?.opts = o;
+        if kind.is_none() || matches!(kind, Some(Err(_))) {
+            self.sock_mut(fd)?.setup_mut().opts = o;
+        }
         match kind {
             Some(Err(l)) => {
                 if let Some(lis) = self.listeners.get_mut(l) {
@@ -2436,6 +2454,15 @@ impl Stack {
         Ok(())
     }
 
+    /// A socket's options: its connection's once it has one.
+    fn opts_of(&self, s: &Socket) -> SockOpts {
+        match s.kind {
+            SockKind::Conn(i) => self.conns.get(i).map(|c| c.opts),
+            _ => None,
+        }
+        .unwrap_or_else(|| s.setup().opts)
+    }
+
     pub fn setsockopt(&mut self, now: Instant, fd: Fd, opt: SockOpt) -> Result<(), Errno> {
         let now = self.clock(now);
         let r = self.setsockopt_inner(now, fd, opt);
@@ -2444,10 +2471,7 @@ impl Stack {
 
     pub fn getsockopt(&mut self, fd: Fd, name: SockOptName) -> Result<SockOpt, Errno> {
         let s = self.sock(fd)?;
-        let o = match s.kind {
-            SockKind::Conn(i) => self.conns.get(i).map(|c| c.opts).unwrap_or(s.opts),
-            _ => s.opts,
-        };
+        let o = self.opts_of(s);
         let cfg = &self.config;
         Ok(match name {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(o.reuse_addr),
@@ -2528,7 +2552,7 @@ impl Stack {
             _ => return Err(Errno::ENOPROTOOPT),
         }
         let s = self.sock_mut(fd)?;
-        s.fastopen = f;
+        s.setup_mut().fastopen = f;
         if let SockKind::Listening(l) = s.kind {
             if let Some(lis) = self.listeners.get_mut(l) {
                 lis.fastopen = f;
@@ -2540,12 +2564,12 @@ impl Stack {
     fn fastopen_of(&self, fd: Fd) -> Result<FastOpenListen, Errno> {
         let s = self.sock(fd)?;
         match s.kind {
-            SockKind::Fresh => Ok(s.fastopen),
+            SockKind::Fresh => Ok(s.setup().fastopen),
             SockKind::Listening(l) => Ok(self
                 .listeners
                 .get(l)
                 .map(|x| x.fastopen)
-                .unwrap_or(s.fastopen)),
+                .unwrap_or(s.setup().fastopen)),
             SockKind::Conn(_) => Err(Errno::EINVAL),
         }
     }
