@@ -51,6 +51,10 @@ struct Child {
     from: TcpState,
 }
 
+/// Slots of connect()'s `table_perturb` (Linux: 65,536; fewer here, so that a simulation
+/// of many hosts stays small: 16 KiB each).
+const PERTURB_SLOTS: usize = 4096;
+
 /// Where an entry's record says it is, for the demux table.
 fn tuple_of<'a>(
     conns: &'a Slab<Conn>,
@@ -152,6 +156,8 @@ pub struct Stack {
     last_now: Instant,
     /// Packets waiting for `process_backlog` (at most net.core.netdev_max_backlog).
     backlog: VecDeque<Vec<u8>>,
+    /// connect()'s port search memory (`table_perturb`); allocated at the first connect().
+    perturb: Vec<u32>,
     /// Orphaned connections still closing (bounded by net.ipv4.tcp_max_orphans).
     orphans: u32,
     /// Emptied packet buffers, reused so a busy ingress allocates nothing.
@@ -239,6 +245,7 @@ impl Stack {
             last_now: Instant::ZERO,
             backlog: VecDeque::new(),
             orphans: 0,
+            perturb: Vec::new(),
             spare: Vec::new(),
             cookies: SynCookies::new(secrets.cookie_keys),
             secrets,
@@ -2093,10 +2100,18 @@ impl Stack {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let n = (hi as u32) - (lo as u32) + 1;
-        let start = self
-            .secrets
-            .port_offset(ip, remote.ip(), remote.port())
-            .wrapping_add(self.secrets.next_u32() & 0xff);
+        let offset = self.secrets.port_offset(ip, remote.ip(), remote.port());
+        // Linux's table_perturb (RFC 6056 algorithm 4): the search for a destination
+        // starts where the last one to the same table slot stopped, so a client with
+        // thousands of connections to one server does not rescan its ports in use on
+        // every connect(). The table starts random.
+        if self.perturb.is_empty() {
+            self.perturb = (0..PERTURB_SLOTS)
+                .map(|_| self.secrets.next_u32())
+                .collect();
+        }
+        let slot = offset as usize % PERTURB_SLOTS;
+        let start = self.perturb[slot].wrapping_add(offset >> 16);
         for k in 0..n {
             let port = lo + ((start.wrapping_add(k)) % n) as u16;
             if let Some(p) = self.ports.get(&port) {
@@ -2106,6 +2121,7 @@ impl Stack {
             }
             let local = SocketAddr::new(ip, port);
             if let Ok(isn) = self.tuple_free(now, local, remote) {
+                self.perturb[slot] = self.perturb[slot].wrapping_add(k + 1);
                 return Ok((local, isn));
             }
         }

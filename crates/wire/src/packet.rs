@@ -40,8 +40,16 @@ fn v6_at(b: &[u8], at: usize) -> Ipv6Addr {
 }
 
 /// RFC 1071 one's-complement sum of `data` added to `acc` (not yet folded).
+/// The Internet checksum's sum (RFC 1071), 8 bytes at a time: adding 32-bit big-endian
+/// words and folding later gives the same 16-bit one's-complement sum (2^16 ≡ 1 mod
+/// 2^16 - 1), with a quarter of the additions. No overflow: a packet is at most 64 KiB.
 fn sum(data: &[u8], mut acc: u64) -> u64 {
-    let mut words = data.chunks_exact(2);
+    let mut quads = data.chunks_exact(8);
+    for q in &mut quads {
+        let v = u64::from_be_bytes([q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]]);
+        acc += (v >> 32) + (v & 0xFFFF_FFFF);
+    }
+    let mut words = quads.remainder().chunks_exact(2);
     for w in &mut words {
         acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
     }
@@ -469,5 +477,39 @@ impl fmt::Display for TcpOptions {
         let n = layout_len(&c).min(MAX_OPTIONS_LEN);
         write_options(&c, &mut buf[..n]);
         fmt_options(&buf[..n], f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fold, sum};
+
+    /// RFC 1071 word by word, the definition `sum` must agree with.
+    fn by_words(data: &[u8], mut acc: u64) -> u64 {
+        for w in data.chunks(2) {
+            acc += u64::from(w[0]) << 8 | u64::from(*w.get(1).unwrap_or(&0));
+        }
+        acc
+    }
+
+    #[test]
+    fn eight_bytes_at_a_time_is_the_same_checksum() {
+        let mut x = 0x9E37_79B9u32;
+        let data: Vec<u8> = (0..70_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for len in (0..64).chain([1459, 1460, 1461, 65_535]) {
+            for start in [0, 1, 3] {
+                let d = &data[start..start + len];
+                assert_eq!(fold(sum(d, 7)), fold(by_words(d, 7)), "len {len}");
+            }
+        }
+        assert_eq!(fold(sum(&[0xFF; 4000], 0)), 0xFFFF);
+        assert_eq!(fold(sum(&[], 0)), 0);
     }
 }
