@@ -303,6 +303,21 @@ impl<A: Addr> Set<A> {
         }
     }
 
+    /// The live records as working copies, with their ids and expiry.
+    fn live(&self, v6: bool, now: Instant) -> impl Iterator<Item = (TwId, TimeWait, Instant)> + '_ {
+        self.recs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.heap_pos != VACANT)
+            .map(move |(i, r)| {
+                let id = TwId {
+                    v6,
+                    index: i as u32,
+                };
+                (id, self.unpack(r, now), from_ms(r.expiry, now))
+            })
+    }
+
     fn unpack(&self, r: &Rec<A>, now: Instant) -> TimeWait {
         let now_ms = ms(now);
         let age = now_ms.wrapping_sub(r.ts_stamp);
@@ -503,33 +518,7 @@ impl TwTable {
         &self,
         now: Instant,
     ) -> impl Iterator<Item = (TwId, TimeWait, Instant)> + '_ {
-        let v4 = self
-            .v4
-            .recs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.heap_pos != VACANT)
-            .map(move |(i, r)| {
-                let id = TwId {
-                    v6: false,
-                    index: i as u32,
-                };
-                (id, self.v4.unpack(r, now), from_ms(r.expiry, now))
-            });
-        let v6 = self
-            .v6
-            .recs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.heap_pos != VACANT)
-            .map(move |(i, r)| {
-                let id = TwId {
-                    v6: true,
-                    index: i as u32,
-                };
-                (id, self.v6.unpack(r, now), from_ms(r.expiry, now))
-            });
-        v4.chain(v6)
+        self.v4.live(false, now).chain(self.v6.live(true, now))
     }
 
     /// Check the table's own rules (for tests and fuzzing): the index, the heap and the
