@@ -1264,6 +1264,10 @@ impl Stack {
             self.secrets.ts_offset(key.0.ip(), key.1.ip()),
             "the TIME_WAIT table recomputes the timestamp offset from the addresses"
         );
+        // One record per 4-tuple: an older one (there should be none) gives way.
+        if let Some(old) = self.tws.find(key.0, key.1) {
+            self.remove_tw(now, old, false);
+        }
         if self.tws.insert(&tw, now, dur).is_none() {
             // More local addresses in TIME_WAIT than a record can name: as an overflow.
             self.counters.incr(Counter::TcpTimeWaitOverflow);
@@ -2773,6 +2777,15 @@ impl Stack {
             self.config.tcp_max_tw_buckets as usize,
         )?;
         self.tws.check()?;
+        // A 4-tuple is a connection, a request or a TIME_WAIT record: never two of them.
+        for (_, tw, _) in self.tws.iter(self.last_now) {
+            if let Some(e) = self.find(tw.local, tw.remote) {
+                return Err(format!(
+                    "{} {} is both a TIME_WAIT record and {e:?}",
+                    tw.local, tw.remote
+                ));
+            }
+        }
         // Every demux entry has its record, and is what the record's 4-tuple finds.
         let tuple = tuple_of(&self.conns, &self.reqs);
         for e in self.demux.iter() {
