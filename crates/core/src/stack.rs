@@ -2103,30 +2103,48 @@ impl Stack {
         if lo > hi {
             return Err(Errno::EADDRNOTAVAIL);
         }
-        let n = (hi as u32) - (lo as u32) + 1;
-        let offset = self.secrets.port_offset(ip, remote.ip(), remote.port());
-        // Linux's table_perturb (RFC 6056 algorithm 4): the search for a destination
-        // starts where the last one to the same table slot stopped, so a client with
-        // thousands of connections to one server does not rescan its ports in use on
-        // every connect(). The table starts random.
+        // `__inet_hash_connect` (Linux 6.x), step for step: an even number of ports to
+        // try; the search for a destination starts where the last one through the same
+        // table_perturb slot stopped (RFC 6056 algorithm 4), so a client with thousands
+        // of connections to one server does not rescan its ports in use on every
+        // connect(); ports of `lo`'s parity first, two at a time (bind() prefers the
+        // other parity), then the other parity. The table starts random.
+        let high = u32::from(hi) + 1;
+        let mut remaining = high - u32::from(lo);
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        let port_offset = self.secrets.port_offset(ip, remote.ip(), remote.port());
         if self.perturb.is_empty() {
             self.perturb = (0..PERTURB_SLOTS)
                 .map(|_| self.secrets.next_u32())
                 .collect();
         }
-        let slot = offset as usize % PERTURB_SLOTS;
-        let start = self.perturb[slot].wrapping_add(offset >> 16);
-        for k in 0..n {
-            let port = lo + ((start.wrapping_add(k)) % n) as u16;
-            if let Some(p) = self.ports.get(&port) {
-                if !p.binds.is_empty() {
-                    continue;
+        let slot = port_offset as usize % PERTURB_SLOTS;
+        let mut offset = self.perturb[slot].wrapping_add(port_offset >> 16) % remaining;
+        offset &= !1;
+        loop {
+            let mut port = u32::from(lo) + offset;
+            let mut i = 0;
+            while i < remaining {
+                if port >= high {
+                    port -= remaining;
                 }
+                let p = port as u16;
+                let bound = self.ports.get(&p).is_some_and(|u| !u.binds.is_empty());
+                let local = SocketAddr::new(ip, p);
+                if !bound {
+                    if let Ok(isn) = self.tuple_free(now, local, remote) {
+                        self.perturb[slot] = self.perturb[slot].wrapping_add(i + 2);
+                        return Ok((local, isn));
+                    }
+                }
+                i += 2;
+                port += 2;
             }
-            let local = SocketAddr::new(ip, port);
-            if let Ok(isn) = self.tuple_free(now, local, remote) {
-                self.perturb[slot] = self.perturb[slot].wrapping_add(k + 1);
-                return Ok((local, isn));
+            offset += 1;
+            if offset & 1 == 0 || remaining <= 1 {
+                break;
             }
         }
         Err(Errno::EADDRNOTAVAIL)

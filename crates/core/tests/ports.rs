@@ -1,6 +1,7 @@
 //! connect()'s ephemeral ports (`__inet_hash_connect`): the search for a destination
 //! resumes where the last one stopped (table_perturb), so successive connections to one
-//! server take successive free ports and the whole range is usable, then EADDRNOTAVAIL.
+//! server take the next free ports (two at a time, one parity first, as Linux 6.x) and the
+//! whole range is usable, then EADDRNOTAVAIL.
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use synack_core::*;
 
@@ -26,6 +27,9 @@ fn open(st: &mut Stack, to: SocketAddr) -> Result<u16, Errno> {
 fn successive_connections_take_successive_ports_then_the_range_runs_out() {
     let mut cfg = Config::linux();
     cfg.max_sockets = 100_000;
+    // A smaller range than the default: once a parity is used up, each connect() scans it
+    // all before trying the other (Linux's known slowdown past half the range).
+    cfg.ip_local_port_range = (40_000, 44_999);
     let (lo, hi) = cfg.ip_local_port_range;
     let mut st = Stack::new(cfg, &[CLIENT]);
     let range = u32::from(hi - lo) + 1;
@@ -33,10 +37,26 @@ fn successive_connections_take_successive_ports_then_the_range_runs_out() {
     for _ in 0..range {
         ports.push(open(&mut st, server(80)).expect("a free port"));
     }
-    // Each search starts right after the previous port (wrapping inside the range).
-    let next = |p: u16| if p == hi { lo } else { p + 1 };
-    let successive = ports.windows(2).filter(|w| w[1] == next(w[0])).count();
-    assert_eq!(successive, ports.len() - 1, "{:?}", &ports[..8]);
+    // Linux 6.x (`__inet_hash_connect`): each search starts where the last one stopped and
+    // steps two ports at a time, ports of the range start's parity first (bind() prefers
+    // the other): p, p + 2, p + 4, ... wrapping inside the range, then the other parity.
+    let half = ports.len() / 2;
+    let high = u32::from(hi) + 1;
+    let next = |p: u16| {
+        let q = u32::from(p) + 2;
+        (if q >= high { q - range } else { q }) as u16
+    };
+    let steps = |v: &[u16]| v.windows(2).filter(|w| w[1] == next(w[0])).count();
+    assert_eq!(steps(&ports[..half]), half - 1, "{:?}", &ports[..8]);
+    assert!(
+        ports[..half].iter().all(|p| p % 2 == lo % 2),
+        "low parity first"
+    );
+    assert!(
+        ports[half..].iter().all(|p| p % 2 != lo % 2),
+        "then the other"
+    );
+    assert_eq!(steps(&ports[half..]), half - 1);
     let mut sorted = ports.clone();
     sorted.sort_unstable();
     sorted.dedup();
