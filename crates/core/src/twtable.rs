@@ -218,11 +218,9 @@ impl<A: Addr> Set<A> {
         self.free_head = i;
         self.len -= 1;
         if self.len == 0 {
-            // Give the memory back once the last record is gone.
-            *self = Set {
-                locals: std::mem::take(&mut self.locals),
-                ..Set::new()
-            };
+            // Give the memory back once the last record is gone (the local address list
+            // too: no record names an entry of it any more).
+            *self = Set::new();
         }
         Some(rec)
     }
@@ -724,6 +722,39 @@ mod tests {
                 }
             }
         }
+        t.check().unwrap();
+    }
+
+    /// A record names its local address in one byte: the 257th distinct local address of
+    /// a family cannot be stored (the stack counts that as a TIME_WAIT overflow); once
+    /// the table empties, the list starts again.
+    #[test]
+    fn at_most_256_local_addresses_per_family() {
+        let mut t = TwTable::new((5, 6));
+        let now = Instant::from_secs(1);
+        let remote = addr(7, false);
+        let local = |i: u32| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xc0a8_0000 | i)), 80);
+        let mut ids = Vec::new();
+        for i in 0..256 {
+            ids.push(
+                t.insert(&tw(local(i), remote, i), now, Duration::from_secs(60))
+                    .unwrap(),
+            );
+        }
+        assert!(t
+            .insert(&tw(local(256), remote, 0), now, Duration::from_secs(60))
+            .is_none());
+        // IPv6 has a list of its own.
+        let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 80);
+        assert!(t
+            .insert(&tw(v6, addr(7, true), 0), now, Duration::from_secs(60))
+            .is_some());
+        for id in ids {
+            t.remove(id, now).unwrap();
+        }
+        assert!(t
+            .insert(&tw(local(256), remote, 0), now, Duration::from_secs(60))
+            .is_some());
         t.check().unwrap();
     }
 
