@@ -196,13 +196,18 @@ pub(crate) struct Conn {
     retrans_out: u32,
     retrans_high: SeqNum,
 
-    // Congestion control (Reno with NewReno recovery; CUBIC and SACK recovery come later).
+    // Congestion control: CUBIC or Reno; SACK recovery with PRR, NewReno without SACK.
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
     dupacks: u32,
     recover: Option<SeqNum>,
     /// Bytes acknowledged toward the next whole segment for congestion avoidance.
     cwnd_acc: u32,
+    /// Proportional Rate Reduction (RFC 6937, `tcp_cwnd_reduction`), in bytes: the window
+    /// when recovery began, what the peer got since, and what we sent since.
+    prior_cwnd: u32,
+    prr_delivered: u32,
+    prr_out: u32,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
 
@@ -548,6 +553,9 @@ impl Conn {
             dupacks: 0,
             recover: None,
             cwnd_acc: 0,
+            prior_cwnd: 0,
+            prr_delivered: 0,
+            prr_out: 0,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
@@ -1025,6 +1033,7 @@ impl Conn {
         // 1122 4.2.2.17), but not TCP_USER_TIMEOUT's clock: only an open window does.
         self.probes_out = 0;
 
+        let mark = self.delivered_mark();
         self.update_scoreboard(cx, seg, ack);
         if ack <= self.snd_una {
             // Duplicate ACK (RFC 5681 2): nothing new, no data, same window, data out.
@@ -1033,13 +1042,15 @@ impl Conn {
                 && !seg.flags.fin()
                 && self.snd_wnd == old_wnd
                 && self.snd_nxt > self.snd_una;
+            let newly = self
+                .delivered_mark()
+                .wrapping_sub(mark)
+                .min(i32::MAX as u32);
             if dup {
                 self.dupacks += 1;
                 if self.recover.is_some() {
-                    self.cwnd += self.mss as u32;
-                    // SACK recovery: each ACK may uncover the next hole.
-                    if let Some(h) = self.next_hole() {
-                        self.rtx_at.get_or_insert(h);
+                    if !self.neg.sack {
+                        self.cwnd += self.mss as u32;
                     }
                 } else if self.dupacks == 3 || self.sack_says_head_lost() {
                     self.enter_recovery(cx);
@@ -1047,6 +1058,9 @@ impl Conn {
             } else if self.recover.is_none() && self.retransmits == 0 && self.sack_says_head_lost()
             {
                 self.enter_recovery(cx);
+            }
+            if self.recover.is_some() && self.neg.sack {
+                self.prr_update(newly, false);
             }
             return;
         }
@@ -1087,7 +1101,23 @@ impl Conn {
         }
 
         // Congestion control.
+        let newly = self
+            .delivered_mark()
+            .wrapping_sub(mark)
+            .min(i32::MAX as u32);
         match self.recover {
+            Some(rec) if ack < rec && self.neg.sack => {
+                // A partial ACK in SACK recovery: PRR sets the window; the lost holes
+                // go out as it allows.
+                self.prr_update(newly, true);
+            }
+            Some(_) if self.neg.sack => {
+                // tcp_end_cwnd_reduction.
+                self.cwnd = self.ssthresh;
+                self.recover = None;
+                self.dupacks = 0;
+                self.prior_cwnd = 0;
+            }
             Some(rec) if ack < rec => {
                 // NewReno partial ACK: the next hole is lost too.
                 self.cwnd =
@@ -1208,10 +1238,18 @@ impl Conn {
 
     fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
         self.ssthresh = self.loss_ssthresh();
-        self.cwnd = self.ssthresh + 3 * self.mss as u32;
         self.recover = Some(self.snd_nxt);
-        self.rtx_at = Some(self.snd_una);
         self.high_rxt = self.snd_una;
+        if self.neg.sack {
+            // tcp_init_cwnd_reduction: PRR takes the window from here, the lost holes
+            // go out as it allows (the first at once).
+            self.prior_cwnd = self.cwnd.max(1);
+            self.prr_delivered = 0;
+            self.prr_out = 0;
+        } else {
+            self.cwnd = self.ssthresh + 3 * self.mss as u32;
+            self.rtx_at = Some(self.snd_una);
+        }
         cx.incr(Counter::TcpFastRetrans);
         cx.incr(if self.sacked.is_empty() {
             Counter::TcpRenoRecovery
@@ -2191,6 +2229,7 @@ impl Conn {
         self.syn_pending
             || self.ack_now
             || self.rtx_at.is_some()
+            || self.hole_to_resend().is_some()
             || self.tlp_now
             || self.probe_now
             || self.can_send_data()
@@ -2205,10 +2244,95 @@ impl Conn {
     }
 
     fn cwnd_left(&self) -> u32 {
-        // An unacknowledged SYN-ACK of a Fast Open child is not in Linux's packets_out
-        // (the request sent it): it does not use the window.
-        self.cwnd
-            .saturating_sub(self.in_flight().saturating_sub(self.syn_in_flight() as u32))
+        self.cwnd.saturating_sub(self.pipe())
+    }
+
+    /// Bytes in the network (`tcp_packets_in_flight`: packets out − SACKed − lost +
+    /// retransmitted). SACKed bytes have left it. In SACK recovery the holes below the
+    /// highest SACKed byte are lost (RACK with no reordering seen: sent before data that
+    /// arrived) unless resent (below HighRxt), when they are in flight again. An
+    /// unacknowledged SYN-ACK of a Fast Open child is not in Linux's packets_out (the
+    /// request sent it).
+    fn pipe(&self) -> u32 {
+        let out = self.in_flight().saturating_sub(self.syn_in_flight() as u32);
+        if self.sacked.is_empty() {
+            return out;
+        }
+        let sacked: u32 = self.sacked_bytes();
+        let mut pipe = out.saturating_sub(sacked);
+        if self.recover.is_some() && self.neg.sack {
+            let (lost, resent) = self.holes();
+            pipe = pipe.saturating_sub(lost).saturating_add(resent);
+        }
+        pipe
+    }
+
+    fn sacked_bytes(&self) -> u32 {
+        self.sacked
+            .iter()
+            .map(|&(l, r)| (r - l).max(0) as u32)
+            .sum()
+    }
+
+    /// The holes below the highest SACKed byte: (all their bytes, the bytes resent).
+    fn holes(&self) -> (u32, u32) {
+        let (mut lost, mut resent) = (0u32, 0u32);
+        let mut at = self.snd_una;
+        for &(l, r) in &self.sacked {
+            if at < l {
+                lost += (l - at) as u32;
+                let top = self.high_rxt.min(l);
+                if at < top {
+                    resent += (top - at) as u32;
+                }
+            }
+            at = at.max(r);
+        }
+        (lost, resent)
+    }
+
+    /// What the peer has that it did not have (cumulatively ACKed or SACKed), as a mark
+    /// to take differences of.
+    fn delivered_mark(&self) -> u32 {
+        self.snd_una.0.wrapping_add(self.sacked_bytes())
+    }
+
+    /// SACK recovery: a lost hole to resend, and the window lets it go
+    /// (`tcp_xmit_retransmit_queue`).
+    fn hole_to_resend(&self) -> Option<SeqNum> {
+        if self.recover.is_none() || !self.neg.sack || self.cwnd_left() == 0 {
+            return None;
+        }
+        self.next_hole()
+    }
+
+    /// `tcp_cwnd_reduction` (RFC 6937 PRR): after an ACK in recovery that delivered
+    /// `newly` bytes, the window lets out what keeps the flight on course to ssthresh —
+    /// in proportion to what was delivered while the flight is above ssthresh, and no
+    /// faster than slow start (plus one segment when SND.UNA moved) below it.
+    fn prr_update(&mut self, newly: u32, una_advanced: bool) {
+        if newly == 0 || self.prior_cwnd == 0 {
+            return;
+        }
+        let mss = u32::from(self.mss.max(1));
+        self.prr_delivered = self.prr_delivered.saturating_add(newly);
+        let pipe = self.pipe();
+        let mut sndcnt = if pipe > self.ssthresh {
+            let due = (u64::from(self.ssthresh) * u64::from(self.prr_delivered))
+                .div_ceil(u64::from(self.prior_cwnd));
+            (due as u32).saturating_sub(self.prr_out)
+        } else {
+            let mut n = self.prr_delivered.saturating_sub(self.prr_out).max(newly);
+            if una_advanced {
+                n += mss;
+            }
+            n.min(self.ssthresh - pipe)
+        };
+        // Force a fast retransmit upon entering recovery.
+        if self.prr_out == 0 {
+            sndcnt = sndcnt.max(mss);
+        }
+        self.cwnd = pipe + sndcnt;
     }
 
     /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
@@ -2418,7 +2542,17 @@ impl Conn {
             }
         }
 
-        if let Some(at) = self.rtx_at.take().filter(|_| self.snd_una < self.snd_max) {
+        let hole = if self.rtx_at.is_none() {
+            self.hole_to_resend()
+        } else {
+            None
+        };
+        if let Some(at) = self
+            .rtx_at
+            .take()
+            .or(hole)
+            .filter(|_| self.snd_una < self.snd_max)
+        {
             // Fast retransmit: the head, or in SACK recovery a hole, up to the next range
             // the peer already has.
             let start = at.max(self.snd_una);
@@ -2441,6 +2575,9 @@ impl Conn {
                 let end = seq + len + flags.fin() as u32;
                 self.note_retransmit(cx, end);
                 self.high_rxt = self.high_rxt.max(end);
+                if self.recover.is_some() {
+                    self.prr_out = self.prr_out.saturating_add(len.max(1));
+                }
                 let psh_before = self.psh_ends.contains(&(seq + len));
                 if len > 0 && (off + len as usize == self.snd.len() || psh_before) {
                     flags |= TcpFlags::PSH;
@@ -2462,6 +2599,9 @@ impl Conn {
             let off = (self.snd_nxt - self.snd_una) as usize - self.syn_in_flight() as usize;
             self.snd.copy_range(off, len as usize, payload);
             let retransmission = self.snd_nxt < self.snd_max;
+            if self.recover.is_some() {
+                self.prr_out = self.prr_out.saturating_add(len.max(1));
+            }
             if fin {
                 flags |= TcpFlags::FIN;
                 self.fin_sent = true;
