@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod kernel;
+pub mod netpath;
 pub mod ours;
 pub mod smol;
 

@@ -77,13 +77,34 @@ impl Device for Dev {
     }
 }
 
-struct Host {
-    dev: Dev,
-    iface: Interface,
-    set: SocketSet<'static>,
+pub(crate) struct Host {
+    pub(crate) dev: Dev,
+    pub(crate) iface: Interface,
+    pub(crate) set: SocketSet<'static>,
 }
 
-fn host(addr: [u8; 4], mtu: usize, seed: u64) -> Host {
+impl Dev {
+    /// A packet arriving from the wire.
+    pub(crate) fn push_rx(&mut self, pkt: &[u8]) {
+        let mut b = self.free.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(pkt);
+        self.rx.push_back(b);
+    }
+    /// Buffers smoltcp has read from go back to the free list.
+    pub(crate) fn recycle(&mut self) {
+        self.free.append(&mut self.spent);
+    }
+    /// The next packet smoltcp sent.
+    pub(crate) fn pop_tx(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+    pub(crate) fn give_back(&mut self, b: Vec<u8>) {
+        self.free.push(b);
+    }
+}
+
+pub(crate) fn host(addr: [u8; 4], mtu: usize, seed: u64) -> Host {
     let mut dev = Dev {
         rx: VecDeque::new(),
         tx: VecDeque::new(),
@@ -143,14 +164,17 @@ impl Pair {
     }
 }
 
-fn socket(buf: usize) -> Socket<'static> {
+pub(crate) fn socket(buf: usize) -> Socket<'static> {
     Socket::new(
         SocketBuffer::new(vec![0u8; buf]),
         SocketBuffer::new(vec![0u8; buf]),
     )
 }
 
-fn sock<'s>(set: &'s mut SocketSet<'static>, h: SocketHandle) -> &'s mut Socket<'static> {
+pub(crate) fn sock<'s>(
+    set: &'s mut SocketSet<'static>,
+    h: SocketHandle,
+) -> &'s mut Socket<'static> {
     set.get_mut::<Socket>(h)
 }
 

@@ -16,6 +16,10 @@ pub struct BenchOpts {
     /// One JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// The goodput table instead (issue 11): one flow over lossy bottlenecks, synack and
+    /// smoltcp on the same simulated path; fairness of two flows; a burst loss.
+    #[arg(long)]
+    goodput: bool,
 }
 
 pub fn bench(o: &BenchOpts) -> Result<bool, String> {
@@ -26,6 +30,15 @@ pub fn bench(o: &BenchOpts) -> Result<bool, String> {
     };
     if cfg!(debug_assertions) {
         eprintln!("synack bench: a debug build; measure with --release");
+    }
+    if o.goodput {
+        let r = synack_bench::netpath::run_goodput(o.quick, |s| eprintln!("… {s}"))?;
+        if o.json {
+            println!("{}", r.json());
+        } else {
+            print!("{}", r.table());
+        }
+        return Ok(true);
     }
     let r = synack_bench::run(sizes, |s| eprintln!("… {s}"))?;
     if o.json {

@@ -1,0 +1,71 @@
+//! The goodput harness at a small size: bytes arrive intact (every read is checked against
+//! the pattern), goodput stays under the link rate, runs replay exactly, and synack
+//! repairs a burst of losses with SACK and PRR, without a retransmission timeout.
+use std::time::Duration;
+use synack_bench::netpath::*;
+
+fn short(rate: u64, rtt_ms: u64, loss: f64) -> PathConfig {
+    let mut p = PathConfig::new(rate, Duration::from_millis(rtt_ms), loss);
+    p.warmup = Duration::from_secs(1);
+    p.measure = Duration::from_secs(2);
+    p
+}
+
+#[test]
+fn one_flow_each_stays_under_the_link_and_replays() {
+    let p = short(10_000_000, 20, 0.01);
+    let a = one_flow(&p).expect("both stacks run");
+    for g in [&a.synack, &a.smoltcp] {
+        assert!(g.bytes > 0);
+        assert!(
+            g.mbits() <= 10.0 * 1.001,
+            "{} Mbit/s on a 10 Mbit/s link",
+            g.mbits()
+        );
+    }
+    assert!(a.synack.random_drops > 0, "the path lost packets");
+    let b = one_flow(&p).unwrap();
+    assert_eq!(a.synack.bytes, b.synack.bytes, "deterministic");
+    assert_eq!(a.smoltcp.bytes, b.smoltcp.bytes);
+}
+
+#[test]
+fn a_loss_free_path_is_filled() {
+    let a = one_flow(&short(10_000_000, 20, 0.0)).unwrap();
+    assert!(a.synack.mbits() > 9.0, "{}", a.synack.mbits());
+}
+
+#[test]
+fn a_burst_of_losses_is_repaired_without_a_timeout() {
+    let mut p = PathConfig::new(100_000_000, Duration::from_millis(50), 0.0);
+    p.warmup = Duration::from_secs(3);
+    p.measure = Duration::from_secs(3);
+    let g = burst_loss(&p, Duration::from_secs(4), 10).unwrap();
+    assert_eq!(g.timeouts, 0, "{g:?}");
+    assert!(g.fast_recoveries >= 1);
+    assert!(g.mbits() > 80.0, "{g:?}");
+}
+
+#[test]
+fn two_flows_share_the_bottleneck() {
+    let mut p = PathConfig::new(20_000_000, Duration::from_millis(20), 0.0);
+    p.warmup = Duration::from_secs(2);
+    p.measure = Duration::from_secs(3);
+    let g = two_flows(&p, Duration::from_millis(500), false).unwrap();
+    assert_eq!(g.len(), 2);
+    let total: f64 = g.iter().map(Goodput::mbits).sum();
+    assert!(total > 15.0 && total <= 20.0 * 1.001, "{total}");
+    assert!(g.iter().all(|f| f.bytes > 0), "both flows move");
+}
+
+#[test]
+fn response_functions() {
+    // Mathis at 1% loss, 100 ms, 1448 B: 1448·8/0.1·1.2247/0.1 ≈ 1.42 Mbit/s.
+    let m = mathis(1448.0, Duration::from_millis(100), 0.01);
+    assert!((m / 1e6 - 1.419).abs() < 0.01, "{m}");
+    // CUBIC is never below Reno (the Reno-friendly region), above it on long paths.
+    let c = cubic(1448.0, Duration::from_millis(200), 0.001);
+    assert!(c > mathis(1448.0, Duration::from_millis(200), 0.001));
+    assert!((jain(&[1.0, 1.0]) - 1.0).abs() < 1e-9);
+    assert!((jain(&[1.0, 0.0]) - 0.5).abs() < 1e-9);
+}

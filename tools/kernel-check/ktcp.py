@@ -1,0 +1,68 @@
+# Drive the kernel's TCP through a TUN device, packetdrill-style, to check what it sends.
+import fcntl, os, socket, struct, select, time, sys
+
+TUNSETIFF = 0x400454ca
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+LOCAL, REMOTE = "192.168.0.1", "192.0.2.1"
+
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+
+def opts_bytes(opts):
+    out = b""
+    for o in opts:
+        if o[0] == "mss": out += struct.pack("!BBH", 2, 4, o[1])
+        elif o[0] == "sackOK": out += b"\x04\x02"
+        elif o[0] == "nop": out += b"\x01"
+        elif o[0] == "wscale": out += struct.pack("!BBB", 3, 3, o[1])
+        elif o[0] == "sack":
+            out += struct.pack("!BB", 5, 2 + 8 * len(o[1]))
+            for l, r in o[1]: out += struct.pack("!II", l, r)
+    while len(out) % 4: out += b"\x01"
+    return out
+
+def tcp_pkt(sport, dport, seq, ack, flags, win, opts=(), payload=b""):
+    ob = opts_bytes(opts)
+    off = (20 + len(ob)) // 4
+    fl = 0
+    for ch, bit in (("F", 1), ("S", 2), ("R", 4), ("P", 8), (".", 16)):
+        if ch in flags: fl |= bit
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack & 0xffffffff, off << 4, fl, win, 0, 0) + ob
+    seg = hdr + payload
+    src, dst = socket.inet_aton(REMOTE), socket.inet_aton(LOCAL)
+    ph = src + dst + struct.pack("!BBH", 0, 6, len(seg))
+    c = csum(ph + seg)
+    seg = seg[:16] + struct.pack("!H", c) + seg[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + seg
+
+def parse(p):
+    if len(p) < 40 or p[0] >> 4 != 4 or p[9] != 6: return None
+    ihl = (p[0] & 15) * 4
+    t = p[ihl:]
+    sport, dport, seq, ack, off, fl, win = struct.unpack("!HHIIBBH", t[:16])
+    doff = (off >> 4) * 4
+    flags = "".join(ch for ch, bit in (("S", 2), ("F", 1), ("R", 4), ("P", 8), (".", 16)) if fl & bit)
+    return dict(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win, len=len(t) - doff)
+
+class Tun:
+    def __init__(self):
+        self.fd = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(self.fd, TUNSETIFF, struct.pack("16sH", b"tun0", IFF_TUN | IFF_NO_PI))
+        os.system("ip link set tun0 up mtu 1500; ip addr add %s/24 dev tun0; ip route add 192.0.2.0/24 dev tun0" % LOCAL)
+        self.t0 = time.monotonic()
+    def send(self, p): os.write(self.fd, p)
+    def recv(self, timeout):
+        end = time.monotonic() + timeout
+        out = []
+        while True:
+            left = end - time.monotonic()
+            if left <= 0: return out
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                q = parse(os.read(self.fd, 70000))
+                if q and q["dport"] == 40000: out.append((time.monotonic() - self.t0, q))
