@@ -2258,7 +2258,12 @@ impl Conn {
         if self.sacked.is_empty() {
             return out;
         }
-        let sacked: u32 = self.sacked_bytes();
+        // SACKed bytes below SND.NXT (after an RTO rewound it, those above are not out).
+        let sacked: u32 = self
+            .sacked
+            .iter()
+            .map(|&(l, r)| (r.min(self.snd_nxt) - l).max(0) as u32)
+            .sum();
         let mut pipe = out.saturating_sub(sacked);
         if self.recover.is_some() && self.neg.sack {
             let (lost, resent) = self.holes();
@@ -2588,7 +2593,33 @@ impl Conn {
         }
 
         self.restart_after_idle(cx);
+        // tcp_timeout_mark_lost: after an RTO only what the peer has not SACKed is sent
+        // again (the scoreboard survives the timeout unless the peer reneged).
+        if self.snd_nxt < self.snd_max {
+            // Not past the data: a FIN the peer SACKed is still ours to resend in order.
+            let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
+            for &(l, r) in &self.sacked {
+                if l <= self.snd_nxt && self.snd_nxt < r {
+                    self.snd_nxt = r.min(data_end);
+                }
+            }
+            seq = self.snd_nxt;
+        }
         if let Some((mut len, mut fin)) = self.sendable() {
+            if self.snd_nxt < self.snd_max {
+                let next = self
+                    .sacked
+                    .iter()
+                    .map(|&(l, _)| l)
+                    .find(|&l| l > self.snd_nxt);
+                if let Some(l) = next {
+                    let gap = (l - self.snd_nxt) as u32;
+                    if len > gap {
+                        len = gap;
+                        fin = false;
+                    }
+                }
+            }
             let resend = std::mem::take(&mut self.fo.resend);
             if resend > 0 && len > resend {
                 len = resend;

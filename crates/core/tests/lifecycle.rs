@@ -485,10 +485,13 @@ fn retries2_gives_up_after_about_924_seconds() {
 }
 
 /// A byte stream anyone can regenerate from the offset.
+fn byte(i: u64) -> u8 {
+    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 37) as u8
+}
+
 fn gen(off: usize, out: &mut [u8]) {
     for (k, b) in out.iter_mut().enumerate() {
-        let i = (off + k) as u64;
-        *b = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 37) as u8;
+        *b = byte((off + k) as u64);
     }
 }
 
@@ -530,6 +533,7 @@ fn transfer(p: &mut Pair, from_a: bool, src_fd: Fd, dst_fd: Fd, total: usize) {
 #[test]
 fn hundred_megabytes_each_way_over_a_lossy_reordering_duplicating_link() {
     let mut p = Pair::new(Config::seed());
+    p.stream = Some(byte);
     let (c, _l, s) = p.establish();
     p.keep_log = false;
     p.faults = Faults {

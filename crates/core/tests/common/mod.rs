@@ -58,6 +58,12 @@ pub struct Pair {
     pub keep_log: bool,
     /// Return true to drop the segment.
     pub filter: Option<Filter>,
+    /// The byte at each stream offset, if the test sends a known stream: every segment
+    /// either side sends is checked against it as it leaves (sequence number and payload
+    /// must agree), so a sender bug shows where it happens, not as a bad hash at the end.
+    pub stream: Option<fn(u64) -> u8>,
+    /// Each side's ISN (from its SYN), for `stream`.
+    isn: [Option<u32>; 2],
     buf: Vec<u8>,
 }
 
@@ -84,6 +90,8 @@ impl Pair {
             log: Vec::new(),
             keep_log: true,
             filter: None,
+            stream: None,
+            isn: [None, None],
             buf: Vec::new(),
         }
     }
@@ -103,6 +111,24 @@ impl Pair {
                 }
                 let bytes = self.buf.clone();
                 let p = wire::parse(&bytes).expect("our own packet parses");
+                let side = usize::from(!from_a);
+                if p.tcp.flags.contains(wire::TcpFlags::SYN) {
+                    self.isn[side] = Some(p.tcp.seq);
+                }
+                if let (Some(byte), Some(isn)) = (self.stream, self.isn[side]) {
+                    let off = u64::from(p.tcp.seq.wrapping_sub(isn).wrapping_sub(1));
+                    for (k, &b) in p.tcp.payload.iter().enumerate() {
+                        assert_eq!(
+                            b,
+                            byte(off + k as u64),
+                            "{} sent seq {} ({} bytes) with a wrong byte at stream offset {}",
+                            if from_a { "a" } else { "b" },
+                            p.tcp.seq,
+                            p.tcp.payload.len(),
+                            off + k as u64
+                        );
+                    }
+                }
                 let mut seen = Seen {
                     at: now,
                     from_a,
