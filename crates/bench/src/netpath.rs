@@ -63,6 +63,8 @@ pub struct Goodput {
     pub timeouts: u64,
     pub fast_recoveries: u64,
     pub loss_probes: u64,
+    /// Times HyStart ended slow start (ACK train or delay; synack only).
+    pub hystart_exits: u64,
 }
 
 impl Goodput {
@@ -303,6 +305,13 @@ pub mod synack {
 
     impl Pair {
         pub fn new(flows: usize) -> Pair {
+            Pair::with_hystart(flows, true)
+        }
+
+        /// HyStart on or off in the sender (Linux: on).
+        pub fn with_hystart(flows: usize, hystart: bool) -> Pair {
+            let mut tx_cfg = config(1);
+            tx_cfg.hystart = hystart;
             let mut rx = Stack::new(config(2), &[RECEIVER]);
             let t = Instant::ZERO;
             let listener = rx.socket(t).expect("socket");
@@ -310,7 +319,7 @@ pub mod synack {
                 .expect("bind");
             rx.listen(t, listener, 16).expect("listen");
             Pair {
-                tx: Stack::new(config(1), &[SENDER]),
+                tx: Stack::new(tx_cfg, &[SENDER]),
                 rx,
                 listener,
                 conns: Vec::new(),
@@ -333,6 +342,12 @@ pub mod synack {
                 k.get(Counter::TcpSackRecovery) + k.get(Counter::TcpRenoRecovery),
                 k.get(Counter::TcpLossProbes),
             )
+        }
+
+        /// Times HyStart ended slow start.
+        pub fn hystart_exits(&self) -> u64 {
+            let k = self.tx.counters();
+            k.get(Counter::TcpHystartTrainDetect) + k.get(Counter::TcpHystartDelayDetect)
         }
     }
 
@@ -579,6 +594,7 @@ pub fn one_flow(path: &PathConfig) -> Result<Row, String> {
         return Err(format!("synack: {e}"));
     }
     (g.retransmits, g.timeouts, g.fast_recoveries, g.loss_probes) = ours.recovery();
+    g.hystart_exits = ours.hystart_exits();
     let mut theirs = smol::Pair::new();
     let s = run_path(path, &sched, &mut theirs).remove(0);
     if let Some(e) = theirs.error.take() {
@@ -617,16 +633,26 @@ pub fn two_flows(
 /// `n` consecutive data packets dropped at `at` on a loss-free `path`: synack's goodput
 /// and recovery counters.
 pub fn burst_loss(path: &PathConfig, at: Duration, n: u32) -> Result<Goodput, String> {
+    synack_flow(path, Some((at, n)), true)
+}
+
+/// One synack flow, optionally with a burst of losses and HyStart off.
+pub fn synack_flow(
+    path: &PathConfig,
+    burst: Option<(Duration, u32)>,
+    hystart: bool,
+) -> Result<Goodput, String> {
     let sched = Schedule {
         starts: vec![Duration::ZERO],
-        burst: Some((at, n)),
+        burst,
     };
-    let mut ours = synack::Pair::new(1);
+    let mut ours = synack::Pair::with_hystart(1, hystart);
     let mut g = run_path(path, &sched, &mut ours).remove(0);
     if let Some(e) = ours.error.take() {
         return Err(e);
     }
     (g.retransmits, g.timeouts, g.fast_recoveries, g.loss_probes) = ours.recovery();
+    g.hystart_exits = ours.hystart_exits();
     Ok(g)
 }
 
@@ -770,6 +796,7 @@ impl GoodputReport {
                 "random_drops": g.random_drops, "queue_drops": g.queue_drops,
                 "retransmits": g.retransmits, "timeouts": g.timeouts,
                 "fast_recoveries": g.fast_recoveries, "loss_probes": g.loss_probes,
+                "hystart_exits": g.hystart_exits,
             })
         };
         json!({

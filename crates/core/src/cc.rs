@@ -5,8 +5,9 @@
 //! segments and the segments an ACK newly covered, and takes back the new window and, on
 //! a loss, the slow-start threshold. CUBIC's fixed-point arithmetic is Linux's (time in
 //! 1/1024 s, `C` = 0.4 as `bic_scale` 41, β = 717/1024, fast convergence and the
-//! Reno-friendly region on), so the window follows the same curve. HyStart is not
-//! modelled: slow start ends at ssthresh or a loss.
+//! Reno-friendly region on), so the window follows the same curve. HyStart (on in the
+//! linux profile) ends slow start early, as `tcp_cubic.c` does, on an ACK train as long as
+//! half the minimum RTT or on an RTT grown by an eighth of it (4 to 16 ms).
 use crate::Instant;
 use std::time::Duration;
 
@@ -74,6 +75,40 @@ struct Cubic {
     ack_cnt: u32,
     /// The window Reno would have (`tcp_cwnd`), for the friendly region.
     tcp_cwnd: u32,
+    hystart: HyStart,
+}
+
+/// HyStart's state for the current slow-start round (`bictcp`'s `found`, `round_start`,
+/// `last_ack`, `end_seq`, `curr_rtt`, `sample_cnt`).
+#[derive(Clone, Debug, Default)]
+struct HyStart {
+    found: bool,
+    /// `None` until the first ACK: the round then starts.
+    round_start: Option<Instant>,
+    last_ack: Instant,
+    end_seq: u32,
+    curr_rtt: Option<Duration>,
+    sample_cnt: u32,
+}
+
+/// `hystart_low_window`: HyStart watches slow start from 16 segments on.
+const HYSTART_LOW_WINDOW: u32 = 16;
+/// `hystart_ack_delta_us`: ACKs closer than this are a train.
+const HYSTART_ACK_DELTA: Duration = Duration::from_micros(2000);
+const HYSTART_MIN_SAMPLES: u32 = 8;
+const HYSTART_DELAY_MIN: Duration = Duration::from_micros(4000);
+const HYSTART_DELAY_MAX: Duration = Duration::from_micros(16000);
+
+/// What ended slow start, for the counters (both may fire on one ACK, as in Linux).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HyStartExit {
+    pub(crate) train: bool,
+    pub(crate) delay: bool,
+}
+
+/// `after(a, b)` on sequence numbers.
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
 }
 
 impl CongestionControl {
@@ -113,8 +148,9 @@ impl CongestionControl {
         }
     }
 
-    /// A retransmission timeout: CUBIC starts a new epoch (`CA_EVENT_LOSS` resets it).
-    pub(crate) fn on_timeout(&mut self) {
+    /// A retransmission timeout: CUBIC starts a new epoch and HyStart a new round
+    /// (`cubictcp_state(TCP_CA_Loss)`: `bictcp_reset`, `bictcp_hystart_reset`).
+    pub(crate) fn on_timeout(&mut self, now: Instant, snd_nxt: u32) {
         if self.algorithm == Algorithm::Cubic {
             let last_max = self.cubic.last_max_cwnd;
             self.cubic = Cubic {
@@ -122,8 +158,114 @@ impl CongestionControl {
                 delay_min: self.cubic.delay_min,
                 ..Cubic::default()
             };
+            self.hystart_reset(now, snd_nxt);
         }
         self.cwnd_cnt = 0;
+    }
+
+    /// `bictcp_hystart_reset`: a slow-start round begins with the data now sent.
+    fn hystart_reset(&mut self, now: Instant, snd_nxt: u32) {
+        self.cubic.hystart = HyStart {
+            found: self.cubic.hystart.found,
+            round_start: Some(now),
+            last_ack: now,
+            end_seq: snd_nxt,
+            curr_rtt: None,
+            sample_cnt: 0,
+        };
+    }
+
+    /// `cubictcp_cong_avoid` in slow start: an ACK past the round's end starts a new one.
+    pub(crate) fn slow_start_ack(&mut self, now: Instant, ack: u32, snd_nxt: u32, on: bool) {
+        let h = &self.cubic.hystart;
+        if self.algorithm == Algorithm::Cubic
+            && on
+            && (h.round_start.is_none() || after(ack, h.end_seq))
+        {
+            self.hystart_reset(now, snd_nxt);
+        }
+    }
+
+    /// `cubictcp_acked`: the RTT of the newest segment an ACK covered. CUBIC keeps the
+    /// smallest (`delay_min`) and, in slow start, HyStart looks for its exit; `Some` when
+    /// slow start should end here (ssthresh = cwnd).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn acked(
+        &mut self,
+        now: Instant,
+        rtt: Duration,
+        cwnd: u32,
+        in_slow_start: bool,
+        snd_una: u32,
+        snd_nxt: u32,
+        on: bool,
+    ) -> Option<HyStartExit> {
+        if self.algorithm != Algorithm::Cubic {
+            return None;
+        }
+        // Delay samples right after a recovery are not the path's.
+        if self
+            .cubic
+            .epoch_start
+            .is_some_and(|e| now.saturating_duration_since(e) < Duration::from_secs(1))
+        {
+            return None;
+        }
+        let delay = rtt.max(Duration::from_micros(1));
+        self.on_rtt(delay);
+        if self.cubic.hystart.found || !in_slow_start || !on {
+            return None;
+        }
+        self.hystart_update(now, delay, cwnd, snd_una, snd_nxt)
+    }
+
+    /// `hystart_update` (hystart_detect = 3: ACK train and delay).
+    fn hystart_update(
+        &mut self,
+        now: Instant,
+        delay: Duration,
+        cwnd: u32,
+        snd_una: u32,
+        snd_nxt: u32,
+    ) -> Option<HyStartExit> {
+        let round_over = self
+            .cubic
+            .hystart
+            .round_start
+            .is_none_or(|_| after(snd_una, self.cubic.hystart.end_seq));
+        if round_over {
+            self.hystart_reset(now, snd_nxt);
+        }
+        if cwnd < HYSTART_LOW_WINDOW {
+            return None;
+        }
+        let delay_min = self.cubic.delay_min.unwrap_or(delay);
+        let h = &mut self.cubic.hystart;
+        let mut exit = HyStartExit::default();
+        // The ACK train: ACKs back to back for longer than half the minimum RTT (no
+        // pacing) — the window already covers the path.
+        if now.saturating_duration_since(h.last_ack) <= HYSTART_ACK_DELTA {
+            h.last_ack = now;
+            let start = h.round_start.unwrap_or(now);
+            if now.saturating_duration_since(start) > delay_min / 2 {
+                h.found = true;
+                exit.train = true;
+            }
+        }
+        // The delay: the round's smallest RTT of eight grew by an eighth of the minimum
+        // (4 to 16 ms) — a queue is building.
+        let curr = *h.curr_rtt.get_or_insert(delay);
+        h.curr_rtt = Some(curr.min(delay));
+        if h.sample_cnt < HYSTART_MIN_SAMPLES {
+            h.sample_cnt += 1;
+        } else {
+            let thresh = (delay_min / 8).clamp(HYSTART_DELAY_MIN, HYSTART_DELAY_MAX);
+            if h.curr_rtt.unwrap_or(delay) > delay_min + thresh {
+                h.found = true;
+                exit.delay = true;
+            }
+        }
+        (exit.train || exit.delay).then_some(exit)
     }
 
     /// Congestion avoidance (`cong_avoid` op, above ssthresh): `acked` segments newly
@@ -229,6 +371,80 @@ impl Cubic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn us(n: u64) -> Instant {
+        Instant::from_micros(n)
+    }
+
+    /// ACKs 120 µs apart (a 100 Mbit/s bottleneck) with a flat 50 ms RTT: the round's
+    /// train passes half the minimum RTT (25 ms) after about 208 ACKs — slow start ends
+    /// there (`hystart_ack_delta_us`, `delay_min / 2`), not at a loss.
+    #[test]
+    fn hystart_ack_train_ends_slow_start_half_an_rtt_into_the_round() {
+        let mut cc = CongestionControl::new(Algorithm::Cubic);
+        let rtt = Duration::from_millis(50);
+        cc.slow_start_ack(us(0), 1, 1000, true);
+        // The next round starts with the first ACK past end_seq = 1000.
+        let mut fired = None;
+        for k in 0..400u64 {
+            let now = us(1_000_000 + 120 * k);
+            let una = 1001 + k as u32;
+            if let Some(e) = cc.acked(now, rtt, 300, true, una, 5000, true) {
+                fired = Some((k, e));
+                break;
+            }
+        }
+        let (k, e) = fired.expect("HyStart found the exit");
+        assert!(e.train && !e.delay, "{e:?}");
+        assert_eq!(k, 25_000 / 120 + 1, "the first ACK past 25 ms of train");
+        // Found: no more exits until a loss resets it.
+        assert_eq!(
+            cc.acked(us(2_000_000), rtt, 300, true, 6000, 9000, true),
+            None
+        );
+    }
+
+    /// ACKs spread out (no train) whose RTT grows by more than 4 ms over the minimum: the
+    /// ninth sample of the round ends slow start (HYSTART_MIN_SAMPLES, the delay test).
+    #[test]
+    fn hystart_delay_ends_slow_start_on_a_growing_rtt() {
+        let mut cc = CongestionControl::new(Algorithm::Cubic);
+        cc.on_rtt(Duration::from_millis(20));
+        cc.slow_start_ack(us(0), 1, 1000, true);
+        let mut exits = Vec::new();
+        for k in 0..12u64 {
+            let now = us(1_000_000 + 5_000 * k);
+            let r = cc.acked(
+                now,
+                Duration::from_millis(25),
+                32,
+                true,
+                1001 + k as u32,
+                9000,
+                true,
+            );
+            exits.push(r);
+        }
+        let first = exits.iter().position(Option::is_some).expect("an exit");
+        assert_eq!(first, 8, "{exits:?}");
+        assert!(exits[first].unwrap().delay);
+        // Off (the seed profile), or below 16 segments: never.
+        let mut off = CongestionControl::new(Algorithm::Cubic);
+        off.on_rtt(Duration::from_millis(20));
+        let mut small = off.clone();
+        for k in 0..12u64 {
+            let now = us(1_000_000 + 5_000 * k);
+            let una = 1001 + k as u32;
+            assert_eq!(
+                off.acked(now, Duration::from_millis(25), 32, true, una, 9000, false),
+                None
+            );
+            assert_eq!(
+                small.acked(now, Duration::from_millis(25), 15, true, una, 9000, true),
+                None
+            );
+        }
+    }
 
     #[test]
     fn cube_roots() {

@@ -87,6 +87,9 @@ pub struct Config {
     /// net.ipv4.tcp_early_retrans: 3 or 4 send tail loss probes (RFC 8985) on SACK
     /// connections; 0 to 2 do not (Linux's older early-retransmit modes are gone).
     pub tcp_early_retrans: u8,
+    /// tcp_cubic's `hystart` module parameter: CUBIC leaves slow start when ACKs come as
+    /// a train as long as half the minimum RTT, or the RTT grows (Linux: on).
+    pub hystart: bool,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
     /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
@@ -192,6 +195,9 @@ impl Config {
             // The document counts only RTO retransmissions (a lost FIN is resent
             // tcp_orphan_retries times); Linux 6.x probes the tail first (linux profile).
             tcp_early_retrans: 0,
+            // The document knows slow start ending at ssthresh or a loss; Linux's CUBIC
+            // also ends it on HyStart's signals (linux profile).
+            hystart: false,
             tcp_challenge_ack_limit: 1000,
             tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
@@ -212,6 +218,7 @@ impl Config {
             tcp_max_tw_buckets: 131072,
             tcp_challenge_ack_limit: i32::MAX as u32,
             tcp_early_retrans: 3,
+            hystart: true,
             ..Config::seed()
         }
     }
@@ -737,6 +744,13 @@ const SETTINGS: &[Setting] = &[
         "after an idle RTO the window restarts from the initial window",
         |c| (c.tcp_slow_start_after_idle as u8).to_string(),
         |c, v| c.tcp_slow_start_after_idle = int(v, 0, 1)? == 1
+    ),
+    setting!(
+        "synack.hystart",
+        "0..=1",
+        "CUBIC's HyStart (tcp_cubic's hystart parameter; Linux: 1): leave slow start on an ACK train or a growing RTT",
+        |c| (c.hystart as u8).to_string(),
+        |c, v| c.hystart = int(v, 0, 1)? == 1
     ),
     setting!(
         "net.ipv4.tcp_early_retrans",

@@ -24,6 +24,8 @@ pub(crate) const RTO_MAX: Duration = Duration::from_secs(120);
 pub(crate) const ATO: Duration = Duration::from_millis(40);
 /// How long emptied buffers keep their memory.
 const BUFFER_TRIM_DELAY: Duration = Duration::from_secs(1);
+/// Most send times kept for RTT samples (a gigabit × 200 ms flight is 17,000 segments).
+const MAX_SENT_TIMES: usize = 32_768;
 /// TCP_MAX_QUICKACKS
 const MAX_QUICKACKS: u32 = 16;
 /// TCP_MSS_DEFAULT: the MSS assumed when the peer sends no MSS option.
@@ -208,6 +210,10 @@ pub(crate) struct Conn {
     prior_cwnd: u32,
     prr_delivered: u32,
     prr_out: u32,
+    /// When each new-data segment in flight left (end sequence, time): an RTT sample per
+    /// ACK for CUBIC and HyStart, as Linux's skb timestamps give. Bounded; Karn's rule
+    /// applies (no sample from an ACK that covers retransmitted data).
+    sent_times: std::collections::VecDeque<(SeqNum, Instant)>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
 
@@ -556,6 +562,7 @@ impl Conn {
             prior_cwnd: 0,
             prr_delivered: 0,
             prr_out: 0,
+            sent_times: std::collections::VecDeque::new(),
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
@@ -1080,6 +1087,13 @@ impl Conn {
         let data_acked = (acked - fin_now_acked as u32).min(self.snd.len() as u32);
         self.snd.consume(data_acked as usize);
         let newly = (ack - self.snd_una) as u32;
+        // The newest segment this ACK covers, for an RTT sample (not if it covers a
+        // retransmission: Karn).
+        let karn = self.retrans_high > self.snd_una;
+        let mut newest = None;
+        while self.sent_times.front().is_some_and(|&(end, _)| end <= ack) {
+            newest = self.sent_times.pop_front().map(|(_, t)| t);
+        }
         self.retrans_acked(ack);
         self.stats.bytes_acked += u64::from(data_acked);
         self.stats.delivered += newly.div_ceil(u32::from(self.mss.max(1))).max(1);
@@ -1100,6 +1114,31 @@ impl Conn {
             self.rto = self.compute_rto();
         }
 
+        // CUBIC's per-ACK RTT sample; HyStart may end slow start here.
+        let mss = u32::from(self.mss.max(1));
+        if let Some(t) = newest.filter(|_| !karn) {
+            let in_ss = self.cwnd < self.ssthresh;
+            if let Some(exit) = self.cc.acked(
+                cx.now,
+                cx.now.saturating_duration_since(t),
+                self.cwnd / mss,
+                in_ss,
+                self.snd_una.0,
+                self.snd_nxt.0,
+                cx.cfg.hystart,
+            ) {
+                let segs = u64::from(self.cwnd / mss);
+                if exit.train {
+                    cx.incr(Counter::TcpHystartTrainDetect);
+                    cx.add(Counter::TcpHystartTrainCwnd, segs);
+                }
+                if exit.delay {
+                    cx.incr(Counter::TcpHystartDelayDetect);
+                    cx.add(Counter::TcpHystartDelayCwnd, segs);
+                }
+                self.ssthresh = self.cwnd;
+            }
+        }
         // Congestion control.
         let newly = self
             .delivered_mark()
@@ -1133,6 +1172,8 @@ impl Conn {
             None => {
                 self.dupacks = 0;
                 if self.cwnd < self.ssthresh {
+                    self.cc
+                        .slow_start_ack(cx.now, ack.0, self.snd_nxt.0, cx.cfg.hystart);
                     self.cwnd += data_acked.min(self.mss as u32 * 2);
                 } else {
                     // Congestion avoidance in whole segments, as Linux counts them.
@@ -2054,7 +2095,7 @@ impl Conn {
                 if self.retransmits == 0 && self.recover.is_none() {
                     self.ssthresh = self.loss_ssthresh();
                 }
-                self.cc.on_timeout();
+                self.cc.on_timeout(cx.now, self.snd_max.0);
                 self.cwnd = self.mss as u32;
                 self.recover = None;
                 self.dupacks = 0;
@@ -2654,6 +2695,9 @@ impl Conn {
             } else {
                 if self.rtt_probe.is_none() {
                     self.rtt_probe = Some((seq, now));
+                }
+                if self.sent_times.len() < MAX_SENT_TIMES {
+                    self.sent_times.push_back((self.snd_nxt, now));
                 }
                 self.tail = Some((seq, len, fin));
             }

@@ -103,6 +103,10 @@ counters! {
     TcpZeroWindowDrop => "TcpExtTCPZeroWindowDrop",
     TcpWinProbe => "TcpExtTCPWinProbe",
     TcpDsackOldSent => "TcpExtTCPDSACKOldSent",
+    TcpHystartTrainDetect => "TcpExtTCPHystartTrainDetect",
+    TcpHystartTrainCwnd => "TcpExtTCPHystartTrainCwnd",
+    TcpHystartDelayDetect => "TcpExtTCPHystartDelayDetect",
+    TcpHystartDelayCwnd => "TcpExtTCPHystartDelayCwnd",
 }
 
 /// All counters of one stack.

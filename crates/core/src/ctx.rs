@@ -196,6 +196,9 @@ impl Ctx<'_> {
     pub(crate) fn incr(&mut self, c: Counter) {
         self.counters.incr(c);
     }
+    pub(crate) fn add(&mut self, c: Counter, n: u64) {
+        self.counters.add(c, n);
+    }
     pub(crate) fn send_ctrl(&mut self, c: Ctrl) {
         if self.ctrl.len() < MAX_CTRL {
             self.ctrl.push_back(c);
