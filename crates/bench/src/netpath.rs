@@ -65,6 +65,13 @@ pub struct Goodput {
     pub loss_probes: u64,
     /// Times HyStart ended slow start (ACK train or delay; synack only).
     pub hystart_exits: u64,
+    /// A burst-loss run: seconds from the first packet of the burst being dropped to the
+    /// sender receiving an ACK that covers the last one (`None`: never, or no burst).
+    /// Read off the wire, so it means the same for any stack.
+    pub burst_repaired_after: Option<f64>,
+    /// Data packets that reached the receiver carrying only bytes it already had: the
+    /// sender's spurious retransmissions, seen on the wire (all flows, whole run).
+    pub duplicates: u64,
 }
 
 impl Goodput {
@@ -82,6 +89,78 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The TCP sequence number and payload length of an IPv4 packet, and its ACK number when
+/// the ACK flag is set; `None` when the bytes are not IPv4/TCP (the path only ever
+/// carries what the two stacks emit, so this is for robustness, not filtering).
+fn tcp_fields(pkt: &[u8]) -> Option<(u32, u32, Option<u32>)> {
+    let ihl = usize::from(*pkt.first()? & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([*pkt.get(2)?, *pkt.get(3)?]));
+    let tcp = pkt.get(ihl..total.min(pkt.len()))?;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(tcp.get(at..at + 4)?.try_into().ok()?))
+    };
+    let doff = usize::from(*tcp.get(12)? >> 4) * 4;
+    let len = u32::try_from(tcp.len().checked_sub(doff)?).ok()?;
+    let ack = (*tcp.get(13)? & 0x10 != 0).then(|| word(8)).flatten();
+    Some((word(4)?, len, ack))
+}
+
+/// The byte ranges each flow's receiver has been handed by the path, to tell a needless
+/// retransmission from a repair without trusting either stack's own counters.
+#[derive(Default)]
+struct Delivered {
+    /// Per source port: the first sequence number seen, the last one (to unwrap), and the
+    /// merged ranges delivered, as offsets from the first.
+    flows: std::collections::HashMap<u16, (u32, u64, std::collections::BTreeMap<u64, u64>)>,
+    duplicates: u64,
+}
+
+impl Delivered {
+    fn note(&mut self, pkt: &[u8]) {
+        let Some((seq, len, _)) = tcp_fields(pkt) else {
+            return;
+        };
+        let ihl = usize::from(pkt[0] & 0x0f) * 4;
+        if len == 0 || pkt.len() < ihl + 2 {
+            return;
+        }
+        let port = u16::from_be_bytes([pkt[ihl], pkt[ihl + 1]]);
+        let (first, last, ranges) = self
+            .flows
+            .entry(port)
+            .or_insert_with(|| (seq, 0, Default::default()));
+        // Unwrap: the offset nearest the last one seen (flows move far less than 2 GB
+        // between two packets).
+        let d = i64::from(seq.wrapping_sub(*first).wrapping_sub(*last as u32) as i32);
+        let l = (*last as i64 + d).max(0) as u64;
+        let r = l + u64::from(len);
+        *last = l;
+        if ranges
+            .range(..=l)
+            .next_back()
+            .is_some_and(|(_, &end)| end >= r)
+        {
+            self.duplicates += 1;
+            return;
+        }
+        let (mut lo, mut hi) = (l, r);
+        let touching: Vec<u64> = ranges
+            .range(..=r)
+            .rev()
+            .take_while(|(_, &end)| end >= l)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in touching {
+            let b = ranges.remove(&a).unwrap_or(a);
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        // Holes fill as the flow goes on, and the ranges merge: the map stays as small as
+        // the receiver's out-of-order queue.
+        ranges.insert(lo, hi);
     }
 }
 
@@ -171,6 +250,12 @@ pub fn run_path(cfg: &PathConfig, sched: &Schedule, hosts: &mut dyn Hosts) -> Ve
     let mut rng = Rng(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut random_drops = 0u64;
     let mut burst = sched.burst.map(|(at, n)| (at.as_micros() as u64, n));
+    // The burst as the wire saw it: when its first packet was dropped, the sequence number
+    // just past its last one, and when an ACK reaching the sender first covered that.
+    let mut burst_began: Option<u64> = None;
+    let mut burst_end: Option<u32> = None;
+    let mut repaired_at: Option<u64> = None;
+    let mut delivered = Delivered::default();
     let warm = cfg.warmup.as_micros() as u64;
     let end = warm + cfg.measure.as_micros() as u64;
     let starts: Vec<u64> = sched.starts.iter().map(|d| d.as_micros() as u64).collect();
@@ -183,17 +268,31 @@ pub fn run_path(cfg: &PathConfig, sched: &Schedule, hosts: &mut dyn Hosts) -> Ve
             started += 1;
         }
         while let Some(p) = fwd.due(now) {
+            delivered.note(&p);
             hosts.deliver(false, now, &p);
         }
         while let Some(p) = back.due(now) {
+            if let (Some(end), None) = (burst_end, repaired_at) {
+                let acked = tcp_fields(&p).and_then(|f| f.2);
+                if acked.is_some_and(|a| a.wrapping_sub(end) as i32 >= 0) {
+                    repaired_at = Some(now);
+                }
+            }
             hosts.deliver(true, now, &p);
         }
         let loss = cfg.loss;
         hosts.run(now, &mut |from_sender, pkt| {
             if from_sender {
                 if let Some((at, n)) = burst.as_mut() {
-                    if now >= *at && *n > 0 && pkt.len() > 60 {
+                    // Data segments only (a payload): the burst takes no pure ACK.
+                    let data = tcp_fields(pkt).filter(|f| f.1 > 0);
+                    if let (true, Some((seq, len, _))) = (now >= *at && *n > 0, data) {
                         *n -= 1;
+                        burst_began.get_or_insert(now);
+                        let e = seq.wrapping_add(len);
+                        if burst_end.is_none_or(|b| e.wrapping_sub(b) as i32 > 0) {
+                            burst_end = Some(e);
+                        }
                         return;
                     }
                 }
@@ -237,6 +336,10 @@ pub fn run_path(cfg: &PathConfig, sched: &Schedule, hosts: &mut dyn Hosts) -> Ve
             secs,
             random_drops,
             queue_drops: fwd.queue_drops,
+            burst_repaired_after: burst_began
+                .zip(repaired_at)
+                .map(|(a, b)| (b - a) as f64 / 1e6),
+            duplicates: delivered.duplicates,
             ..Goodput::default()
         })
         .collect()
@@ -661,7 +764,7 @@ pub fn synack_flow(
 pub struct GoodputReport {
     pub quick: bool,
     pub rows: Vec<Row>,
-    /// Two flows on 100 Mbit/s, 50 ms (the second 5 s later): synack's, smoltcp's.
+    /// Two flows on 100 Mbit/s, 50 ms (the second 2 s later): synack's, smoltcp's.
     pub fairness: [Vec<Goodput>; 2],
     /// 10 consecutive data packets lost on 100 Mbit/s, 50 ms, no random loss.
     pub burst: Goodput,
@@ -723,7 +826,7 @@ impl GoodputReport {
             if self.quick { " --quick" } else { "" }
         );
         out.push_str(&format!(
-            "{:>6} {:>5} {:>6} {:>9} {:>9} {:>7} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5}  {:>10}\n",
+            "{:>6} {:>5} {:>6} {:>9} {:>9} {:>7} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6}  {:>10}\n",
             "Mbit/s",
             "RTT",
             "loss",
@@ -736,6 +839,7 @@ impl GoodputReport {
             "RTO",
             "rec",
             "TLP",
+            "dup",
             "smol.qdrop"
         ));
         for r in &self.rows {
@@ -750,7 +854,7 @@ impl GoodputReport {
                 (format!("{cap:.0}"), format!("{cap:.0}"))
             };
             out.push_str(&format!(
-                "{:>6} {:>3}ms {:>5}% {:>9.1} {:>9.1} {:>7.2} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5}  {:>10}\n",
+                "{:>6} {:>3}ms {:>5}% {:>9.1} {:>9.1} {:>7.2} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6}  {:>10}\n",
                 p.rate / 1_000_000,
                 p.rtt.as_millis(),
                 p.loss * 100.0,
@@ -763,6 +867,7 @@ impl GoodputReport {
                 r.synack.timeouts,
                 r.synack.fast_recoveries,
                 r.synack.loss_probes,
+                r.synack.duplicates,
                 r.smoltcp.queue_drops,
             ));
         }
@@ -779,11 +884,16 @@ impl GoodputReport {
         }
         let b = &self.burst;
         out.push_str(&format!(
-            "\nburst loss, synack: 10 consecutive segments lost on 100 Mbit/s, 50 ms: {:.1} Mbit/s over 5 s, {} retransmitted, {} RTO, {} fast recoveries\n",
+            "\nburst loss, synack: 10 consecutive segments lost on 100 Mbit/s, 50 ms: {:.1} Mbit/s over 5 s, {} retransmitted ({} needlessly), {} RTO, {} fast recoveries, {}\n",
             b.mbits(),
             b.retransmits,
+            b.duplicates,
             b.timeouts,
-            b.fast_recoveries
+            b.fast_recoveries,
+            b.burst_repaired_after.map_or("never repaired".to_string(), |s| format!(
+                "repaired {:.0} ms after the first loss",
+                s * 1e3
+            )),
         ));
         out
     }
@@ -797,6 +907,7 @@ impl GoodputReport {
                 "retransmits": g.retransmits, "timeouts": g.timeouts,
                 "fast_recoveries": g.fast_recoveries, "loss_probes": g.loss_probes,
                 "hystart_exits": g.hystart_exits,
+                "burst_repaired_after_s": g.burst_repaired_after, "duplicates": g.duplicates,
             })
         };
         json!({
@@ -815,5 +926,42 @@ impl GoodputReport {
             },
             "burst": g(&self.burst),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal IPv4/TCP packet: 20-byte headers, the ACK flag, `len` bytes of payload.
+    fn pkt(port: u16, seq: u32, len: usize) -> Vec<u8> {
+        let total = 40 + len;
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[20..22].copy_from_slice(&port.to_be_bytes());
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = 0x10;
+        p
+    }
+
+    #[test]
+    fn a_repair_is_not_a_duplicate_a_resend_is() {
+        let mut d = Delivered::default();
+        let start = u32::MAX - 1500; // across the wrap
+        d.note(&pkt(1, start, 1000));
+        d.note(&pkt(1, start.wrapping_add(2000), 1000)); // a hole at 1000..2000
+        assert_eq!(d.duplicates, 0);
+        d.note(&pkt(1, start.wrapping_add(1000), 1000)); // the repair
+        assert_eq!(d.duplicates, 0);
+        d.note(&pkt(1, start.wrapping_add(2000), 1000)); // already there
+        assert_eq!(d.duplicates, 1);
+        d.note(&pkt(2, start.wrapping_add(2000), 1000)); // another flow
+        d.note(&pkt(1, start.wrapping_add(2500), 1000)); // half new
+        assert_eq!(d.duplicates, 1);
+        d.note(&pkt(1, start, 0)); // a pure ACK is no data
+        assert_eq!(d.duplicates, 1);
+        assert_eq!(tcp_fields(&pkt(1, 7, 3)), Some((7, 3, Some(0))));
     }
 }

@@ -164,11 +164,16 @@ impl Pair {
     }
 }
 
+/// A socket with `buf` bytes each way and smoltcp's default congestion control — none:
+/// the `socket-tcp-cubic`/`-reno` features (on for the goodput table, which sets CUBIC
+/// itself) are not in smoltcp's default set, so its users get `None` unless they ask.
 pub(crate) fn socket(buf: usize) -> Socket<'static> {
-    Socket::new(
+    let mut s = Socket::new(
         SocketBuffer::new(vec![0u8; buf]),
         SocketBuffer::new(vec![0u8; buf]),
-    )
+    );
+    s.set_congestion_control(smoltcp::socket::tcp::CongestionControl::None);
+    s
 }
 
 pub(crate) fn sock<'s>(

@@ -1992,6 +1992,9 @@ impl Conn {
             self.trim_deadline = None;
             self.rcv.release_if_empty();
             self.snd.release_if_empty();
+            if self.sent_times.is_empty() {
+                self.sent_times = std::collections::VecDeque::new();
+            }
         }
         if due(self.fw2_deadline) {
             self.fw2_deadline = None;
@@ -2696,7 +2699,11 @@ impl Conn {
                 if self.rtt_probe.is_none() {
                     self.rtt_probe = Some((seq, now));
                 }
-                if self.sent_times.len() < MAX_SENT_TIMES {
+                // Only once the window is large enough for HyStart to look (16 segments):
+                // a short exchange allocates nothing for it, and its RTT samples come
+                // from the one timed segment per round trip, as before.
+                let big = self.cwnd >= 16 * u32::from(self.mss.max(1));
+                if (big || !self.sent_times.is_empty()) && self.sent_times.len() < MAX_SENT_TIMES {
                     self.sent_times.push_back((self.snd_nxt, now));
                 }
                 self.tail = Some((seq, len, fin));
