@@ -24,6 +24,13 @@ fn one_flow_each_stays_under_the_link_and_replays() {
         );
     }
     assert!(a.synack.random_drops > 0, "the path lost packets");
+    // The harness's wire-level count of needless retransmissions is bounded by the
+    // sender's own count of retransmissions.
+    assert!(
+        a.synack.duplicates <= a.synack.retransmits,
+        "{:?}",
+        a.synack
+    );
     let b = one_flow(&p).unwrap();
     assert_eq!(a.synack.bytes, b.synack.bytes, "deterministic");
     assert_eq!(a.smoltcp.bytes, b.smoltcp.bytes);
@@ -97,21 +104,25 @@ fn hystart_spares_the_slow_start_overshoot() {
     );
 }
 
-/// The wire-level duplicate count is the harness's own measure of needless
-/// retransmissions: on a lossy path without congestion drops every retransmission repairs
-/// a real loss except after a timeout (which resends what was in flight); the count must
-/// never exceed what the sender retransmitted.
+/// Every retransmission after a slow-start overshoot should repair a real loss: on a path
+/// without random loss, the receiver is handed no data segment it already had (counted on
+/// the wire by the harness, not by either stack).
+///
+/// Fails today (195 needless of 389 retransmitted segments here; 32,695 of 34,371 on the
+/// 1 Gbit/s, 200 ms row of the full table): synack's receive buffer keeps at most 32
+/// out-of-order ranges (`MAX_OOO_RANGES` in crates/core/src/buffer.rs) and drops, as
+/// TcpExtTCPRcvQDrop, any segment that would open a 33rd, although its 64 MiB buffer has
+/// room. The overshoot leaves hundreds of holes (the full queue drops every other
+/// packet), so segments that did arrive are thrown away and must be sent again. Linux
+/// bounds its out-of-order queue by memory (`tcp_try_rmem_schedule`), not by a range
+/// count. With the bound raised (an experiment in a copy of the tree) the count is 0.
 #[test]
-fn duplicates_are_counted_on_the_wire() {
-    let p = short(10_000_000, 20, 0.01);
-    let a = one_flow(&p).unwrap();
-    assert!(a.synack.retransmits > 0, "{:?}", a.synack);
-    assert!(
-        a.synack.duplicates <= a.synack.retransmits,
-        "{:?}",
-        a.synack
-    );
-    let clean = one_flow(&short(10_000_000, 20, 0.0)).unwrap();
-    assert_eq!(clean.synack.random_drops, 0);
-    assert!(clean.synack.duplicates <= clean.synack.retransmits);
+#[ignore = "synack drops out-of-order segments beyond 32 ranges (MAX_OOO_RANGES): see the comment"]
+fn no_retransmission_is_needless_after_a_slow_start_overshoot() {
+    let mut p = PathConfig::new(100_000_000, Duration::from_millis(50), 0.0);
+    p.warmup = Duration::from_secs(2);
+    p.measure = Duration::from_secs(2);
+    let g = synack_flow(&p, None, true).unwrap();
+    assert!(g.queue_drops > 64, "the overshoot happened: {g:?}");
+    assert_eq!(g.duplicates, 0, "{g:?}");
 }

@@ -214,6 +214,12 @@ pub(crate) struct Conn {
     /// ACK for CUBIC and HyStart, as Linux's skb timestamps give. Bounded; Karn's rule
     /// applies (no sample from an ACK that covers retransmitted data).
     sent_times: std::collections::VecDeque<(SeqNum, Instant)>,
+    /// SACK recovery's retransmissions: (start, end, when, SND.MAX then). One that is
+    /// still missing an RTT after it left, while data sent after it has arrived, was lost
+    /// too (RACK, RFC 8985 6.2: `tcp_rack_detect_loss` finds lost retransmissions).
+    rtx_log: Vec<(SeqNum, SeqNum, Instant, SeqNum)>,
+    /// Retransmissions found lost: resent before any further hole.
+    lost_again: Vec<(SeqNum, SeqNum)>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
 
@@ -563,6 +569,8 @@ impl Conn {
             prr_delivered: 0,
             prr_out: 0,
             sent_times: std::collections::VecDeque::new(),
+            rtx_log: Vec::new(),
+            lost_again: Vec::new(),
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
@@ -1067,6 +1075,7 @@ impl Conn {
                 self.enter_recovery(cx);
             }
             if self.recover.is_some() && self.neg.sack {
+                self.rack_lost_retransmits(cx);
                 self.prr_update(newly, false);
             }
             return;
@@ -1148,6 +1157,7 @@ impl Conn {
             Some(rec) if ack < rec && self.neg.sack => {
                 // A partial ACK in SACK recovery: PRR sets the window; the lost holes
                 // go out as it allows.
+                self.rack_lost_retransmits(cx);
                 self.prr_update(newly, true);
             }
             Some(_) if self.neg.sack => {
@@ -1156,6 +1166,8 @@ impl Conn {
                 self.recover = None;
                 self.dupacks = 0;
                 self.prior_cwnd = 0;
+                self.rtx_log.clear();
+                self.lost_again.clear();
             }
             Some(rec) if ack < rec => {
                 // NewReno partial ACK: the next hole is lost too.
@@ -2103,6 +2115,8 @@ impl Conn {
                 self.recover = None;
                 self.dupacks = 0;
                 self.rtx_at = None;
+                self.rtx_log.clear();
+                self.lost_again.clear();
                 self.snd_nxt = self.snd_una;
                 if self.fin_sent && !self.fin_acked() {
                     self.fin_sent = false;
@@ -2311,7 +2325,14 @@ impl Conn {
         let mut pipe = out.saturating_sub(sacked);
         if self.recover.is_some() && self.neg.sack {
             let (lost, resent) = self.holes();
-            pipe = pipe.saturating_sub(lost).saturating_add(resent);
+            let again: u32 = self
+                .lost_again
+                .iter()
+                .map(|&(l, r)| (r - l.max(self.snd_una)).max(0) as u32)
+                .sum();
+            pipe = pipe
+                .saturating_sub(lost)
+                .saturating_add(resent.saturating_sub(again));
         }
         pipe
     }
@@ -2352,7 +2373,41 @@ impl Conn {
         if self.recover.is_none() || !self.neg.sack || self.cwnd_left() == 0 {
             return None;
         }
-        self.next_hole()
+        self.lost_again
+            .first()
+            .map(|&(l, _)| l.max(self.snd_una))
+            .or_else(|| self.next_hole())
+    }
+
+    /// RACK for retransmissions: after an ACK in SACK recovery, a retransmission still
+    /// missing an RTT after it left, while data first sent after it has been SACKed, is
+    /// marked lost again (TcpExtTCPLostRetransmit) and goes out before any further hole.
+    fn rack_lost_retransmits(&mut self, cx: &mut Ctx<'_>) {
+        let top = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
+        let rtt = self.srtt.unwrap_or(RTO_INIT);
+        let una = self.snd_una;
+        let sacked = &self.sacked;
+        let covered = |l: SeqNum, r: SeqNum| {
+            r <= una || sacked.iter().any(|&(a, b)| a <= l.max(una) && r <= b)
+        };
+        self.lost_again.retain(|&(l, r)| !covered(l, r));
+        let mut found = Vec::new();
+        self.rtx_log.retain(|&(l, r, at, max_then)| {
+            if covered(l, r) {
+                return false;
+            }
+            if top > max_then && cx.now.saturating_duration_since(at) >= rtt {
+                found.push((l, r));
+                return false;
+            }
+            true
+        });
+        for (l, r) in found {
+            cx.incr(Counter::TcpLostRetransmit);
+            if self.lost_again.len() < 64 {
+                self.lost_again.push((l.max(una), r));
+            }
+        }
     }
 
     /// `tcp_cwnd_reduction` (RFC 6937 PRR): after an ACK in recovery that delivered
@@ -2626,6 +2681,20 @@ impl Conn {
                 self.high_rxt = self.high_rxt.max(end);
                 if self.recover.is_some() {
                     self.prr_out = self.prr_out.saturating_add(len.max(1));
+                    if self.neg.sack {
+                        // A lost retransmission resent: its entry is done.
+                        if let Some(e) = self.lost_again.first_mut() {
+                            if e.0 <= seq && seq < e.1 {
+                                e.0 = end;
+                                if e.0 >= e.1 {
+                                    self.lost_again.remove(0);
+                                }
+                            }
+                        }
+                        if self.rtx_log.len() < 64 && len > 0 {
+                            self.rtx_log.push((seq, seq + len, now, self.snd_max));
+                        }
+                    }
                 }
                 let psh_before = self.psh_ends.contains(&(seq + len));
                 if len > 0 && (off + len as usize == self.snd.len() || psh_before) {

@@ -103,6 +103,7 @@ counters! {
     TcpZeroWindowDrop => "TcpExtTCPZeroWindowDrop",
     TcpWinProbe => "TcpExtTCPWinProbe",
     TcpDsackOldSent => "TcpExtTCPDSACKOldSent",
+    TcpLostRetransmit => "TcpExtTCPLostRetransmit",
     TcpHystartTrainDetect => "TcpExtTCPHystartTrainDetect",
     TcpHystartTrainCwnd => "TcpExtTCPHystartTrainCwnd",
     TcpHystartDelayDetect => "TcpExtTCPHystartDelayDetect",
