@@ -47,7 +47,17 @@ def parse(p):
     sport, dport, seq, ack, off, fl, win = struct.unpack("!HHIIBBH", t[:16])
     doff = (off >> 4) * 4
     flags = "".join(ch for ch, bit in (("S", 2), ("F", 1), ("R", 4), ("P", 8), (".", 16)) if fl & bit)
-    return dict(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win, len=len(t) - doff)
+    sack, i = [], 20
+    while i < doff:
+        kind = t[i]
+        if kind == 0: break
+        if kind == 1: i += 1; continue
+        ln = t[i + 1]
+        if kind == 5:
+            for k in range(i + 2, i + ln, 8):
+                sack.append(struct.unpack("!II", t[k:k + 8]))
+        i += max(ln, 2)
+    return dict(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win, len=len(t) - doff, sack=sack)
 
 class Tun:
     def __init__(self):

@@ -63,9 +63,13 @@ impl SendBuf {
     }
 }
 
-/// Most out-of-order ranges kept; a segment that would need more is dropped (and counted),
-/// so a peer cannot make the range list grow without bound.
-const MAX_OOO_RANGES: usize = 32;
+/// Out-of-order ranges kept, at least; a segment that would need more is dropped (and
+/// counted), so a peer cannot make the range list grow without bound. Linux bounds its
+/// out-of-order queue by memory, each segment costing at least about a kilobyte of
+/// `truesize`: here one range per KiB of the buffer, so a large buffer keeps every range
+/// a lossy path leaves (a slow-start overshoot can leave hundreds).
+const MIN_OOO_RANGES: usize = 32;
+const OOO_RANGE_BYTES: usize = 1024;
 
 /// A receive ring's first size: it doubles as data arrives, up to the capacity.
 const FIRST_RING: usize = 4096;
@@ -196,46 +200,51 @@ impl RecvBuf {
             self.add_range(off, off + n);
             return Some(0);
         }
-        // In order: advance, then absorb out-of-order ranges that now touch.
+        // In order: advance, absorbing the out-of-order ranges that now touch (the first
+        // ones: the list is sorted), and the rest move down by as much. In place.
         let mut adv = n;
-        let mut keep = Vec::new();
-        std::mem::swap(&mut keep, &mut self.ooo);
-        for (s, e) in keep {
-            if s <= adv {
-                adv = adv.max(e);
-            } else {
-                self.ooo.push((s - adv, e - adv));
+        let mut absorbed = 0;
+        while let Some(&(s, e)) = self.ooo.get(absorbed) {
+            if s > adv {
+                break;
             }
+            adv = adv.max(e);
+            absorbed += 1;
+        }
+        self.ooo.drain(..absorbed);
+        for r in &mut self.ooo {
+            *r = (r.0 - adv, r.1 - adv);
         }
         self.len += adv;
         Some(adv)
     }
 
-    fn can_add_range(&self, s: usize, e: usize) -> bool {
-        self.ooo.len() < MAX_OOO_RANGES || self.ooo.iter().any(|&(a, b)| s <= b && a <= e)
+    /// How many out-of-order ranges this buffer may hold.
+    fn max_ranges(&self) -> usize {
+        (self.cap / OOO_RANGE_BYTES).max(MIN_OOO_RANGES)
     }
 
-    fn add_range(&mut self, mut s: usize, mut e: usize) {
-        let mut out = Vec::with_capacity(self.ooo.len() + 1);
-        let mut placed = false;
-        for &(a, b) in &self.ooo {
-            if b < s {
-                out.push((a, b));
-            } else if e < a {
-                if !placed {
-                    out.push((s, e));
-                    placed = true;
-                }
-                out.push((a, b));
-            } else {
-                s = s.min(a);
-                e = e.max(b);
-            }
+    fn can_add_range(&self, s: usize, e: usize) -> bool {
+        if self.ooo.len() < self.max_ranges() {
+            return true;
         }
-        if !placed {
-            out.push((s, e));
+        // Full: only a segment touching an existing range (no new one) may still come in.
+        let i = self.ooo.partition_point(|&(_, b)| b < s);
+        self.ooo.get(i).is_some_and(|&(a, _)| a <= e)
+    }
+
+    /// Add `[s, e)`, merged with the ranges it overlaps or touches (binary search, in
+    /// place: no allocation per segment, O(log n) to find its place).
+    fn add_range(&mut self, s: usize, e: usize) {
+        let i = self.ooo.partition_point(|&(_, b)| b < s);
+        let j = self.ooo.partition_point(|&(a, _)| a <= e);
+        if i == j {
+            self.ooo.insert(i, (s, e));
+            return;
         }
-        self.ooo = out;
+        let merged = (s.min(self.ooo[i].0), e.max(self.ooo[j - 1].1));
+        self.ooo[i] = merged;
+        self.ooo.drain(i + 1..j);
     }
 
     /// A larger ring of at least `need` bytes (doubling, up to the capacity, or `need`

@@ -220,6 +220,10 @@ pub(crate) struct Conn {
     rtx_log: Vec<(SeqNum, SeqNum, Instant, SeqNum)>,
     /// Retransmissions found lost: resent before any further hole.
     lost_again: Vec<(SeqNum, SeqNum)>,
+    /// The receiver's SACK blocks by recency (`selective_acks`): a byte of each of the
+    /// out-of-order ranges that last grew, newest first, at most 4 (RFC 2018: the first
+    /// block holds the segment that triggered the ACK).
+    sack_recent: Vec<SeqNum>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
 
@@ -571,6 +575,7 @@ impl Conn {
             sent_times: std::collections::VecDeque::new(),
             rtx_log: Vec::new(),
             lost_again: Vec::new(),
+            sack_recent: Vec::new(),
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
@@ -1342,26 +1347,22 @@ impl Conn {
         }
     }
 
+    /// Add a SACKed range to the scoreboard, merged with those it overlaps or touches
+    /// (sorted; binary search, in place).
     fn add_sacked(&mut self, l: SeqNum, r: SeqNum) {
-        let mut l = l;
-        let mut r = r;
-        self.sacked.retain(|&(a, b)| {
-            if b < l || a > r {
-                true
-            } else {
-                l = l.min(a);
-                r = r.max(b);
-                false
-            }
-        });
-        let at = self
-            .sacked
-            .iter()
-            .position(|&(a, _)| a > l)
-            .unwrap_or(self.sacked.len());
-        self.sacked.insert(at, (l, r));
-        // Bounded: a peer cannot make the scoreboard grow without limit.
-        if self.sacked.len() > 64 {
+        let i = self.sacked.partition_point(|&(_, b)| b < l);
+        let j = self.sacked.partition_point(|&(a, _)| a <= r);
+        if i == j {
+            self.sacked.insert(i, (l, r));
+        } else {
+            let merged = (l.min(self.sacked[i].0), r.max(self.sacked[j - 1].1));
+            self.sacked[i] = merged;
+            self.sacked.drain(i + 1..j);
+        }
+        // Bounded, by the send buffer as Linux's is by its queue (a range needs a segment):
+        // a peer cannot make the scoreboard grow without limit.
+        let max = (self.snd.limit / 1024).clamp(64, 65_536);
+        if self.sacked.len() > max {
             self.sacked.pop();
         }
     }
@@ -1506,9 +1507,30 @@ impl Conn {
                 self.ack_now = true;
             }
             Some(0) => {
-                // Out of order: immediate duplicate ACK carrying SACK blocks.
+                // Out of order: immediate duplicate ACK carrying SACK blocks, the block of
+                // this segment first (`tcp_sack_new_ofo_skb`).
                 cx.incr(Counter::TcpOfoQueue);
                 self.ack_now = true;
+                let at = self.rcv_nxt + off as u32;
+                let range_of = |c: &Conn, x: SeqNum| {
+                    let o = (x - c.rcv_nxt).max(0) as usize;
+                    let r = c.rcv.ooo_ranges();
+                    let i = r.partition_point(|&(_, e)| e <= o);
+                    r.get(i).is_some_and(|&(s, _)| s <= o).then_some(i)
+                };
+                let mine = range_of(self, at);
+                let mut recent = [None; 4];
+                for (k, &x) in self.sack_recent.iter().take(4).enumerate() {
+                    recent[k] = Some(x);
+                }
+                self.sack_recent.clear();
+                self.sack_recent.push(at);
+                for x in recent.into_iter().flatten() {
+                    let r = range_of(self, x);
+                    if r.is_some() && r != mine && self.sack_recent.len() < 4 {
+                        self.sack_recent.push(x);
+                    }
+                }
             }
             Some(n) => {
                 let had_ooo = off == 0 && self.rcv.has_ooo();
@@ -2858,8 +2880,34 @@ impl Conn {
         }
         if self.neg.sack && self.rcv.has_ooo() {
             let max = if self.neg.ts { 3 } else { 4 };
+            let ranges = self.rcv.ooo_ranges();
+            // The most recently grown ranges first; then, if room is left, the others
+            // from the lowest (Linux reports only its remembered blocks; with at most
+            // four ranges the set is the same).
+            let (mut picked, mut k) = ([0usize; 4], 0);
+            for &x in &self.sack_recent {
+                if x < self.rcv_nxt || k >= max {
+                    continue;
+                }
+                let o = (x - self.rcv_nxt) as usize;
+                let i = ranges.partition_point(|&(_, e)| e <= o);
+                if ranges.get(i).is_some_and(|&(s, _)| s <= o) && !picked[..k].contains(&i) {
+                    picked[k] = i;
+                    k += 1;
+                }
+            }
+            for i in 0..ranges.len() {
+                if k >= max {
+                    break;
+                }
+                if !picked[..k].contains(&i) {
+                    picked[k] = i;
+                    k += 1;
+                }
+            }
             let mut n = 0;
-            for &(s, e) in self.rcv.ooo_ranges().iter().take(max) {
+            for &i in &picked[..k] {
+                let (s, e) = ranges[i];
                 options.sack_blocks[n] = SackBlock {
                     left: (self.rcv_nxt + s as u32).0,
                     right: (self.rcv_nxt + e as u32).0,
