@@ -76,3 +76,23 @@ class Tun:
             if r:
                 q = parse(os.read(self.fd, 70000))
                 if q and q["dport"] == 40000: out.append((time.monotonic() - self.t0, q))
+
+ISN = 1000
+
+def accept_connection(tun, opts=None):
+    """The remote peer's handshake with a kernel listener on LOCAL:8080 (MSS 1000, SACK,
+    window scale 7, no timestamps): returns the accepted socket and the kernel's ISN."""
+    os.system("sysctl -qw net.ipv4.tcp_timestamps=0")
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((LOCAL, 8080))
+    ls.listen(1)
+    opts = opts or [("mss", 1000), ("sackOK",), ("nop",), ("nop",), ("nop",), ("wscale", 7)]
+    tun.send(tcp_pkt(40000, 8080, ISN, 0, "S", 32792, opts))
+    synack = [q for _, q in tun.recv(0.2) if "S" in q["flags"]][0]
+    s0 = synack["seq"]
+    time.sleep(0.05)
+    tun.send(tcp_pkt(40000, 8080, ISN + 1, s0 + 1, ".", 257))
+    c, _ = ls.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return c, s0
