@@ -219,6 +219,12 @@ impl RecvBuf {
         Some(adv)
     }
 
+    /// Whether `[s, e)` (offsets from RCV.NXT) is already held out of order.
+    pub(crate) fn holds(&self, s: usize, e: usize) -> bool {
+        let i = self.ooo.partition_point(|&(_, b)| b <= s);
+        self.ooo.get(i).is_some_and(|&(a, b)| a <= s && e <= b)
+    }
+
     /// How many out-of-order ranges this buffer may hold.
     fn max_ranges(&self) -> usize {
         (self.cap / OOO_RANGE_BYTES).max(MIN_OOO_RANGES)

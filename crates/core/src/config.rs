@@ -90,6 +90,8 @@ pub struct Config {
     /// tcp_cubic's `hystart` module parameter: CUBIC leaves slow start when ACKs come as
     /// a train as long as half the minimum RTT, or the RTT grows (Linux: on).
     pub hystart: bool,
+    /// net.ipv4.tcp_dsack: report duplicate segments in a D-SACK block (RFC 2883).
+    pub tcp_dsack: bool,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
     /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
@@ -111,7 +113,6 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Later {
     pub tcp_frto: u8,
-    pub tcp_dsack: bool,
     pub tcp_fack: bool,
     pub tcp_reordering: u32,
     pub tcp_recovery: u8,
@@ -131,7 +132,6 @@ impl Default for Later {
     fn default() -> Self {
         Later {
             tcp_frto: 2,
-            tcp_dsack: true,
             tcp_fack: false,
             tcp_reordering: 3,
             tcp_recovery: 1,
@@ -198,6 +198,7 @@ impl Config {
             // The document knows slow start ending at ssthresh or a loss; Linux's CUBIC
             // also ends it on HyStart's signals (linux profile).
             hystart: false,
+            tcp_dsack: true,
             tcp_challenge_ack_limit: 1000,
             tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
@@ -715,7 +716,13 @@ const SETTINGS: &[Setting] = &[
         2,
         "F-RTO spurious-timeout detection"
     ),
-    later_bool!("net.ipv4.tcp_dsack", tcp_dsack, "send D-SACK"),
+    setting!(
+        "net.ipv4.tcp_dsack",
+        "0..=1",
+        "a duplicate segment is reported in a D-SACK block (RFC 2883), on SACK connections",
+        |c| (c.tcp_dsack as u8).to_string(),
+        |c, v| c.tcp_dsack = int(v, 0, 1)? == 1
+    ),
     later_bool!(
         "net.ipv4.tcp_fack",
         tcp_fack,

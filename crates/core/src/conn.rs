@@ -224,6 +224,9 @@ pub(crate) struct Conn {
     /// out-of-order ranges that last grew, newest first, at most 4 (RFC 2018: the first
     /// block holds the segment that triggered the ACK).
     sack_recent: Vec<SeqNum>,
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883,
+    /// `tcp_dsack_set`).
+    dsack: Option<(SeqNum, SeqNum)>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
 
@@ -576,6 +579,7 @@ impl Conn {
             rtx_log: Vec::new(),
             lost_again: Vec::new(),
             sack_recent: Vec::new(),
+            dsack: None,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             ack_now: false,
             delack_deadline: None,
@@ -1474,11 +1478,17 @@ impl Conn {
             return;
         }
         let end = seq + payload.len() as u32;
-        if end <= self.rcv_nxt {
-            // All old: a retransmission. ACK at once (D-SACK territory).
+        if seq < self.rcv_nxt {
+            // Old bytes again: a retransmission. ACK at once, naming the duplicate part
+            // in a D-SACK block (`tcp_dsack_set`: all of it, or up to RCV.NXT).
             self.ack_now = true;
-            cx.incr(Counter::TcpDsackOldSent);
-            return;
+            if self.neg.sack && cx.cfg.tcp_dsack {
+                cx.incr(Counter::TcpDsackOldSent);
+                self.dsack = Some((seq, end.min(self.rcv_nxt)));
+            }
+            if end <= self.rcv_nxt {
+                return;
+            }
         }
         let (data, off) = if seq < self.rcv_nxt {
             (&payload[(self.rcv_nxt - seq) as usize..], 0usize)
@@ -1496,6 +1506,12 @@ impl Conn {
             .rcv_mss
             .max(payload.len() as u32)
             .min(self.advmss as u32);
+        // Out-of-order bytes we already hold: a D-SACK names them (`tcp_dsack_extend`
+        // in tcp_data_queue_ofo), ahead of the SACK block that holds them.
+        if off > 0 && self.rcv.holds(off, off + data.len()) && self.neg.sack && cx.cfg.tcp_dsack {
+            cx.incr(Counter::TcpDsackOfoSent);
+            self.dsack = Some((seq, end));
+        }
         match self.rcv.insert(off, data) {
             None => {
                 cx.incr(if self.rcv.space() == 0 {
@@ -1577,6 +1593,10 @@ impl Conn {
         }
         self.ooo_fin = None;
         self.rcv_fin = true;
+        // tcp_fin → tcp_sack_reset: the FIN ends SACK reporting, a pending D-SACK too
+        // (Linux 6.18 ACKs "F. 1:1001" over old data without one).
+        self.dsack = None;
+        self.sack_recent.clear();
         self.rcv_nxt = self.rcv_nxt + 1;
         if self.rcv.space() == 0 {
             // The queue is over its memory: Linux still takes the FIN (it costs nothing)
@@ -2878,8 +2898,18 @@ impl Conn {
                 ecr: self.ts_recent,
             });
         }
+        // A D-SACK goes first, in one ACK only (`tcp_options_write` clears it).
+        let mut n = 0;
+        if let Some((l, r)) = self.dsack.take().filter(|_| self.neg.sack) {
+            options.sack_blocks[0] = SackBlock {
+                left: l.0,
+                right: r.0,
+            };
+            n = 1;
+            options.sack_len = 1;
+        }
         if self.neg.sack && self.rcv.has_ooo() {
-            let max = if self.neg.ts { 3 } else { 4 };
+            let max = if self.neg.ts { 3 } else { 4 } - n;
             let ranges = self.rcv.ooo_ranges();
             // The most recently grown ranges first; then, if room is left, the others
             // from the lowest (Linux reports only its remembered blocks; with at most
@@ -2905,7 +2935,6 @@ impl Conn {
                     k += 1;
                 }
             }
-            let mut n = 0;
             for &i in &picked[..k] {
                 let (s, e) = ranges[i];
                 options.sack_blocks[n] = SackBlock {

@@ -103,6 +103,7 @@ counters! {
     TcpZeroWindowDrop => "TcpExtTCPZeroWindowDrop",
     TcpWinProbe => "TcpExtTCPWinProbe",
     TcpDsackOldSent => "TcpExtTCPDSACKOldSent",
+    TcpDsackOfoSent => "TcpExtTCPDSACKOfoSent",
     TcpLostRetransmit => "TcpExtTCPLostRetransmit",
     TcpHystartTrainDetect => "TcpExtTCPHystartTrainDetect",
     TcpHystartTrainCwnd => "TcpExtTCPHystartTrainCwnd",
