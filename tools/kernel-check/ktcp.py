@@ -84,6 +84,9 @@ def accept_connection(tun, opts=None):
     window scale 7, no timestamps): returns the accepted socket and the kernel's ISN."""
     os.system("sysctl -qw net.ipv4.tcp_timestamps=0")
     ls = socket.socket()
+    # CUBIC, Linux's default: the host may run another (this machine's kernel uses bbr,
+    # whose recovery is not PRR's). Set on the listener, the child inherits it.
+    ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((LOCAL, 8080))
     ls.listen(1)
