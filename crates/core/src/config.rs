@@ -92,6 +92,9 @@ pub struct Config {
     pub hystart: bool,
     /// net.ipv4.tcp_dsack: report duplicate segments in a D-SACK block (RFC 2883).
     pub tcp_dsack: bool,
+    /// net.ipv4.tcp_recovery: bit 0x1 turns on RACK (here: lost retransmissions are
+    /// found in SACK recovery).
+    pub tcp_recovery: u8,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
     /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
@@ -115,7 +118,6 @@ pub struct Later {
     pub tcp_frto: u8,
     pub tcp_fack: bool,
     pub tcp_reordering: u32,
-    pub tcp_recovery: u8,
     pub tcp_tso_win_divisor: u8,
     pub tcp_min_tso_segs: u8,
     pub tcp_ecn: u8,
@@ -134,7 +136,6 @@ impl Default for Later {
             tcp_frto: 2,
             tcp_fack: false,
             tcp_reordering: 3,
-            tcp_recovery: 1,
             tcp_tso_win_divisor: 3,
             tcp_min_tso_segs: 2,
             tcp_ecn: 2,
@@ -199,6 +200,7 @@ impl Config {
             // also ends it on HyStart's signals (linux profile).
             hystart: false,
             tcp_dsack: true,
+            tcp_recovery: 1,
             tcp_challenge_ack_limit: 1000,
             tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
@@ -766,12 +768,13 @@ const SETTINGS: &[Setting] = &[
         |c| c.tcp_early_retrans.to_string(),
         |c, v| c.tcp_early_retrans = int(v, 0, 4)? as u8
     ),
-    later!(
+    setting!(
         "net.ipv4.tcp_recovery",
-        tcp_recovery,
-        0,
-        7,
-        "RACK loss detection bits"
+        "0..=7",
+        "bit 0x1: RACK finds lost retransmissions in SACK recovery (the reorder timer and \
+         0x2/0x4 are not modelled)",
+        |c| c.tcp_recovery.to_string(),
+        |c, v| c.tcp_recovery = int(v, 0, 7)? as u8
     ),
     later!(
         "net.ipv4.tcp_tso_win_divisor",

@@ -2425,6 +2425,9 @@ impl Conn {
     /// missing an RTT after it left, while data first sent after it has been SACKed, is
     /// marked lost again (TcpExtTCPLostRetransmit) and goes out before any further hole.
     fn rack_lost_retransmits(&mut self, cx: &mut Ctx<'_>) {
+        if cx.cfg.tcp_recovery & 1 == 0 {
+            return;
+        }
         let top = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
         let rtt = self.srtt.unwrap_or(RTO_INIT);
         let una = self.snd_una;
