@@ -1374,11 +1374,7 @@ impl Conn {
     /// RFC 6675 IsLost(SND.UNA): more than (DupThresh − 1) × SMSS bytes SACKed above the
     /// head, or DupThresh separate ranges: the head is lost, not reordered.
     fn sack_says_head_lost(&self) -> bool {
-        let bytes: u32 = self
-            .sacked
-            .iter()
-            .map(|&(l, r)| (r - l).max(0) as u32)
-            .sum();
+        let bytes = self.sacked_below(self.snd_max);
         let thresh = 3u32;
         bytes > (thresh - 1) * self.mss as u32 || self.sacked.len() >= thresh as usize
     }
@@ -2359,11 +2355,7 @@ impl Conn {
             return out;
         }
         // SACKed bytes below SND.NXT (after an RTO rewound it, those above are not out).
-        let sacked: u32 = self
-            .sacked
-            .iter()
-            .map(|&(l, r)| (r.min(self.snd_nxt) - l).max(0) as u32)
-            .sum();
+        let sacked = self.sacked_below(self.snd_nxt);
         let mut pipe = out.saturating_sub(sacked);
         if self.recover.is_some() && self.neg.sack {
             let (lost, resent) = self.holes();
@@ -2379,10 +2371,11 @@ impl Conn {
         pipe
     }
 
-    fn sacked_bytes(&self) -> u32 {
+    /// SACKed bytes below `end` (the scoreboard never reaches past SND.MAX).
+    fn sacked_below(&self, end: SeqNum) -> u32 {
         self.sacked
             .iter()
-            .map(|&(l, r)| (r - l).max(0) as u32)
+            .map(|&(l, r)| (r.min(end) - l).max(0) as u32)
             .sum()
     }
 
@@ -2406,7 +2399,7 @@ impl Conn {
     /// What the peer has that it did not have (cumulatively ACKed or SACKed), as a mark
     /// to take differences of.
     fn delivered_mark(&self) -> u32 {
-        self.snd_una.0.wrapping_add(self.sacked_bytes())
+        self.snd_una.0.wrapping_add(self.sacked_below(self.snd_max))
     }
 
     /// SACK recovery: a lost hole to resend, and the window lets it go
