@@ -95,6 +95,15 @@ pub struct Config {
     /// net.ipv4.tcp_recovery: bit 0x1 turns on RACK (here: lost retransmissions are
     /// found in SACK recovery).
     pub tcp_recovery: u8,
+    /// net.ipv4.tcp_frto: after a retransmission timeout, F-RTO (RFC 5682, SACK-enhanced
+    /// when SACK is on) sends new data on the first ACK and undoes the cut if the next one
+    /// acknowledges data that was never retransmitted — the timeout was spurious.
+    pub tcp_frto: u8,
+    /// net.ipv4.tcp_reordering: segments SACKed above a hole before it counts as lost
+    /// (the duplicate-ACK threshold, each connection's initial `tp->reordering`).
+    pub tcp_reordering: u32,
+    /// net.ipv4.tcp_max_reordering: the most a connection's reordering degree grows to.
+    pub tcp_max_reordering: u32,
     /// net.ipv4.tcp_challenge_ack_limit
     pub tcp_challenge_ack_limit: u32,
     /// net.ipv4.tcp_invalid_ratelimit: at most one challenge ACK per socket this often
@@ -115,9 +124,7 @@ pub struct Config {
 /// See [`Config::later`]: Linux's values, kept until the behaviour behind them exists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Later {
-    pub tcp_frto: u8,
     pub tcp_fack: bool,
-    pub tcp_reordering: u32,
     pub tcp_tso_win_divisor: u8,
     pub tcp_min_tso_segs: u8,
     pub tcp_ecn: u8,
@@ -133,9 +140,7 @@ impl Default for Later {
     /// Linux 6.x defaults.
     fn default() -> Self {
         Later {
-            tcp_frto: 2,
             tcp_fack: false,
-            tcp_reordering: 3,
             tcp_tso_win_divisor: 3,
             tcp_min_tso_segs: 2,
             tcp_ecn: 2,
@@ -201,6 +206,9 @@ impl Config {
             hystart: false,
             tcp_dsack: true,
             tcp_recovery: 1,
+            tcp_frto: 2,
+            tcp_reordering: 3,
+            tcp_max_reordering: 300,
             tcp_challenge_ack_limit: 1000,
             tcp_invalid_ratelimit: Duration::from_millis(500),
             max_sockets: 1024,
@@ -711,12 +719,12 @@ const SETTINGS: &[Setting] = &[
         |c| c.mtu.to_string(),
         |c, v| c.mtu = int(v, 68, 65535)? as u32
     ),
-    later!(
+    setting!(
         "net.ipv4.tcp_frto",
-        tcp_frto,
-        0,
-        2,
-        "F-RTO spurious-timeout detection"
+        "0..=2",
+        "non-zero: F-RTO (RFC 5682) tells a spurious retransmission timeout and undoes its cut",
+        |c| c.tcp_frto.to_string(),
+        |c, v| c.tcp_frto = int(v, 0, 2)? as u8
     ),
     setting!(
         "net.ipv4.tcp_dsack",
@@ -730,12 +738,19 @@ const SETTINGS: &[Setting] = &[
         tcp_fack,
         "FACK (removed in Linux 4.15)"
     ),
-    later!(
+    setting!(
         "net.ipv4.tcp_reordering",
-        tcp_reordering,
-        1,
-        300,
-        "duplicate-ACK threshold"
+        "1..=300",
+        "segments SACKed above a hole before it is lost (grows per connection as reordering is seen)",
+        |c| c.tcp_reordering.to_string(),
+        |c, v| c.tcp_reordering = int(v, 1, 300)? as u32
+    ),
+    setting!(
+        "net.ipv4.tcp_max_reordering",
+        "1..=65535",
+        "the largest reordering degree a connection learns",
+        |c| c.tcp_max_reordering.to_string(),
+        |c, v| c.tcp_max_reordering = int(v, 1, 65535)? as u32
     ),
     setting!(
         "net.ipv4.tcp_congestion_control",

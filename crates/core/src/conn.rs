@@ -11,6 +11,7 @@ use crate::ctx::{Ctrl, Ctx, OowStamp};
 use crate::event::{EventKind, SegmentInfo, TimerKind};
 use crate::opts::SockOpts;
 use crate::timers::TimerId;
+use crate::undo::Undo;
 use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -229,6 +230,25 @@ pub(crate) struct Conn {
     dsack: Option<(SeqNum, SeqNum)>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
+    /// CA_Loss (`tcp_enter_loss`): SND.MAX when the retransmission timer fired (Linux's
+    /// `high_seq`). The state lasts until the peer has all of it, or an undo ends it;
+    /// duplicate ACKs do not start a fast recovery meanwhile.
+    loss: Option<SeqNum>,
+    /// F-RTO (RFC 5682, `tp->frto`) is judging this timeout: on the first ACK that moves
+    /// SND.UNA it sends new data instead of more retransmissions; an ACK of data never
+    /// retransmitted then proves the timeout spurious.
+    frto: bool,
+    /// F-RTO sent new data: where the retransmissions resume if the loss was real.
+    frto_resume: Option<SeqNum>,
+    /// What undoing the last window reduction needs.
+    undo: Undo,
+    /// Duplicate segments reported by D-SACKs (`dsack_dups`): more than were ever
+    /// retransmitted makes a D-SACK dubious (ignored).
+    dsack_dups: u32,
+    /// The path's reordering degree (`tp->reordering`), in segments: what must be SACKed
+    /// above a hole before it counts as lost. From tcp_reordering; grows as reordering is
+    /// seen (a hole filled by an original transmission), up to tcp_max_reordering.
+    reordering: u16,
 
     // ACKs.
     ack_now: bool,
@@ -581,6 +601,12 @@ impl Conn {
             sack_recent: Vec::new(),
             dsack: None,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
+            loss: None,
+            frto: false,
+            frto_resume: None,
+            undo: Undo::default(),
+            dsack_dups: 0,
+            reordering: cfg.tcp_reordering.min(u32::from(u16::MAX)) as u16,
             ack_now: false,
             delack_deadline: None,
             quick: 0,
@@ -1058,28 +1084,53 @@ impl Conn {
         self.probes_out = 0;
 
         let mark = self.delivered_mark();
-        self.update_scoreboard(cx, seg, ack);
+        let prior_una = self.snd_una;
+        // F-RTO's evidence: data never retransmitted (above what the timeout's
+        // retransmissions covered, below SND.MAX at the timeout) newly SACKed or ACKed.
+        let orig_from = self.frto_resume.unwrap_or(self.snd_nxt).max(prior_una);
+        let una = ack.max(prior_una);
+        let top = self.snd_max;
+        let orig = |c: &Conn| {
+            c.loss
+                .map_or(0, |h| c.sacked_between(orig_from.max(una), h))
+        };
+        let (orig_before, sacked_before) = (orig(self), self.sacked_between(una, top));
+        let prior_fack = self.sacked.last().map_or(prior_una, |&(_, r)| r);
+        let dsacking = self.update_scoreboard(cx, seg, ack);
+        let tsecr = seg.options.timestamps.map(|t| t.ecr);
+        let data_sacked = self.sacked_between(una, top) > sacked_before;
+        let mut orig_acked = orig(self) > orig_before;
         if ack <= self.snd_una {
-            // Duplicate ACK (RFC 5681 2): nothing new, no data, same window, data out.
+            // Duplicate ACK (RFC 5681 2): nothing new, no data, same window, data out,
+            // no D-SACK.
             let dup = ack == self.snd_una
                 && seg.payload.is_empty()
                 && !seg.flags.fin()
                 && self.snd_wnd == old_wnd
-                && self.snd_nxt > self.snd_una;
+                && self.snd_max > self.snd_una
+                && !dsacking;
             let newly = self
                 .delivered_mark()
                 .wrapping_sub(mark)
                 .min(i32::MAX as u32);
+            if self.loss.is_some() {
+                // CA_Loss: the timeout's retransmissions carry on; no fast recovery.
+                self.process_loss(cx, tsecr, false, orig_acked, data_sacked, dup);
+                return;
+            }
             if dup {
                 self.dupacks += 1;
-                if self.recover.is_some() {
-                    if !self.neg.sack {
-                        self.cwnd += self.mss as u32;
-                    }
-                } else if self.dupacks == 3 || self.sack_says_head_lost() {
-                    self.enter_recovery(cx);
+                if self.recover.is_some() && !self.neg.sack {
+                    self.cwnd += self.mss as u32;
                 }
-            } else if self.recover.is_none() && self.retransmits == 0 && self.sack_says_head_lost()
+            }
+            if dsacking && self.try_undo_dsack(cx) {
+                self.try_to_open();
+            }
+            let head_lost = self.sack_says_head_lost();
+            if self.recover.is_none()
+                && ((dup && (self.dupacks == u32::from(self.reordering) || head_lost))
+                    || (self.retransmits == 0 && head_lost))
             {
                 self.enter_recovery(cx);
             }
@@ -1094,6 +1145,10 @@ impl Conn {
         let mut acked = (ack - self.snd_una) as u32;
         if self.syn_in_flight() && self.state != TcpState::SynSent {
             acked -= 1; // our SYN
+        }
+        if self.syn_in_flight() {
+            // FLAG_SYN_ACKED: the handshake's retransmissions are no episode to undo.
+            self.undo.first_rtx_tsval = None;
         }
         // The FIN is acknowledged by an ACK one past it — even when a retransmission
         // timeout rewound SND.NXT and marked it unsent: the peer got the first copy.
@@ -1157,6 +1212,45 @@ impl Conn {
                 self.ssthresh = self.cwnd;
             }
         }
+        // A hole filled by its original transmission: reordering, not loss.
+        if self.loss.is_none() && prior_fack > prior_una && self.never_retransmitted(prior_una) {
+            self.check_reordering(cx, prior_una, false);
+        }
+        // Undo (tcp_fastretrans_alert): was the last cut needless?
+        if self.loss.is_some() {
+            // Data never retransmitted acknowledged (without SACK only if no
+            // retransmission is among what this ACK covers: FLAG_RETRANS_DATA_ACKED).
+            if let Some(high) = self.loss {
+                let from = orig_from.max(prior_una);
+                if ack > from && from < high && (self.neg.sack || prior_una >= orig_from) {
+                    orig_acked = true;
+                }
+            }
+            self.process_loss(cx, tsecr, true, orig_acked, data_sacked, false);
+        } else if let Some(rec) = self.recover {
+            if ack >= rec {
+                // tcp_try_undo_recovery: the episode is over; its cut may go.
+                let reno_at_high = !self.neg.sack && ack == rec;
+                if self.undo.may_undo(tsecr, reno_at_high) {
+                    self.undo_reduction(false);
+                    cx.incr(Counter::TcpFullUndo);
+                }
+            } else if self.undo.marker.is_some() && self.undo.packet_delayed(tsecr, false) {
+                // tcp_try_undo_partial: the hole was filled by the original segment.
+                self.check_reordering(cx, prior_una, true);
+                if self.retrans_out == 0 {
+                    self.undo_reduction(true);
+                    cx.incr(Counter::TcpPartialUndo);
+                    self.leave_recovery();
+                }
+            }
+            if self.recover.is_some_and(|r| ack < r) && dsacking && self.try_undo_dsack(cx) {
+                self.try_to_open();
+            }
+        } else if dsacking && self.try_undo_dsack(cx) {
+            self.try_to_open();
+        }
+
         // Congestion control.
         let newly = self
             .delivered_mark()
@@ -1170,13 +1264,11 @@ impl Conn {
                 self.prr_update(newly, true);
             }
             Some(_) if self.neg.sack => {
-                // tcp_end_cwnd_reduction.
-                self.cwnd = self.ssthresh;
-                self.recover = None;
-                self.dupacks = 0;
-                self.prior_cwnd = 0;
-                self.rtx_log.clear();
-                self.lost_again.clear();
+                // tcp_end_cwnd_reduction (the window stays where an undo put it).
+                if self.undo.marker.is_some() {
+                    self.cwnd = self.ssthresh;
+                }
+                self.leave_recovery();
             }
             Some(rec) if ack < rec => {
                 // NewReno partial ACK: the next hole is lost too.
@@ -1186,9 +1278,10 @@ impl Conn {
                 self.rtx_at = Some(self.next_hole().unwrap_or(ack));
             }
             Some(_) => {
-                self.cwnd = self.ssthresh.max(2 * self.mss as u32);
-                self.recover = None;
-                self.dupacks = 0;
+                if self.undo.marker.is_some() {
+                    self.cwnd = self.ssthresh.max(2 * self.mss as u32);
+                }
+                self.leave_recovery();
             }
             None => {
                 self.dupacks = 0;
@@ -1208,6 +1301,10 @@ impl Conn {
                     }
                 }
             }
+        }
+        if self.ca_state() == 0 {
+            // Back in CA_Open: the next episode's undo clock starts afresh.
+            self.undo.first_rtx_tsval = None;
         }
         self.grow_sndbuf(cx.cfg);
         // tcp_process_tlp_ack: the probe's episode is over once SND.NXT at the probe is
@@ -1232,7 +1329,7 @@ impl Conn {
     /// be restarted from now (an ACK), rather than running since the head was sent.
     fn schedule_loss_probe(&mut self, cx: &Ctx<'_>, advancing_rto: bool) -> bool {
         let in_flight = self.snd_max > self.snd_una;
-        let open = self.recover.is_none() && self.retransmits == 0;
+        let open = self.recover.is_none() && self.loss.is_none() && self.retransmits == 0;
         if !matches!(cx.cfg.tcp_early_retrans, 3 | 4)
             || !self.neg.sack
             || !in_flight
@@ -1299,6 +1396,13 @@ impl Conn {
     }
 
     fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
+        // tcp_enter_recovery: the undo clock starts with our fast retransmit.
+        if self.retrans_out == 0 {
+            self.undo.first_rtx_tsval = None;
+        }
+        self.undo.prior_ssthresh = self.current_ssthresh();
+        self.undo.prior_cwnd = self.cwnd;
+        self.undo.init(self.snd_una, self.retrans_out);
         self.ssthresh = self.loss_ssthresh();
         self.recover = Some(self.snd_nxt);
         self.high_rxt = self.snd_una;
@@ -1320,10 +1424,12 @@ impl Conn {
         });
     }
 
-    /// Take the SACK blocks of an ACK into the scoreboard (RFC 2018/6675): blocks at or
-    /// below the cumulative ACK, or inside the first block's range, are D-SACKs (RFC 2883:
-    /// a duplicate arrived) and only counted. Ranges the cumulative ACK passed go.
-    fn update_scoreboard(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) {
+    /// Take the SACK blocks of an ACK into the scoreboard (RFC 2018/6675). A first block
+    /// starting below the cumulative ACK, or inside the second block, is a D-SACK (RFC
+    /// 2883, `tcp_check_dsack`): a duplicate arrived — counted, and a retransmission the
+    /// peer did not need for undo. Ranges the cumulative ACK passed go. Returns whether
+    /// the ACK carried a D-SACK (`FLAG_DSACKING_ACK`: not a duplicate ACK then).
+    fn update_scoreboard(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) -> bool {
         let una = ack.max(self.snd_una);
         self.psh_ends.retain(|&e| e > una);
         self.sacked.retain_mut(|(l, r)| {
@@ -1331,24 +1437,54 @@ impl Conn {
             *r > una
         });
         if !self.neg.sack {
-            return;
+            return false;
         }
         let blocks = seg.options.sack();
+        let mut dsacking = false;
         for (i, b) in blocks.iter().enumerate() {
             let (l, r) = (SeqNum(b.left), SeqNum(b.right));
-            if r <= l || r > self.snd_max {
-                continue;
-            }
-            let inside_next = i == 0
-                && blocks
+            if i == 0 {
+                let old = l < ack;
+                let inside_next = blocks
                     .get(1)
                     .is_some_and(|n| SeqNum(n.left) <= l && r <= SeqNum(n.right));
-            if r <= una || inside_next {
-                cx.incr(Counter::TcpDsackRecv);
+                if old || inside_next {
+                    cx.incr(if old {
+                        Counter::TcpDsackRecv
+                    } else {
+                        Counter::TcpDsackOfoRecv
+                    });
+                    dsacking = self.dsack_seen(cx, l, r);
+                    continue;
+                }
+            }
+            if r <= l || r > self.snd_max || r <= una {
                 continue;
             }
             self.add_sacked(l.max(una), r);
         }
+        dsacking
+    }
+
+    /// `tcp_dsack_seen`: a D-SACK of `l..r`. Dubious — longer than any window the peer
+    /// offered, or naming more duplicates than we ever retransmitted — it is ignored;
+    /// otherwise its segments count against the retransmissions undo waits on.
+    fn dsack_seen(&mut self, cx: &mut Ctx<'_>, l: SeqNum, r: SeqNum) -> bool {
+        let len = (r - l).max(0) as u32;
+        let mss = u32::from(self.mss.max(1));
+        let dubious = len == 0 || len > self.max_window || {
+            let segs = len.div_ceil(mss).max(1);
+            self.dsack_dups = self.dsack_dups.saturating_add(segs);
+            self.dsack_dups > self.total_retrans
+        };
+        if dubious {
+            cx.incr(Counter::TcpDsackIgnoredDubious);
+            return false;
+        }
+        let segs = len.div_ceil(mss).max(1);
+        cx.add(Counter::TcpDsackRecvSegs, u64::from(segs));
+        self.undo.dsacked(r, segs);
+        true
     }
 
     /// Add a SACKed range to the scoreboard, merged with those it overlaps or touches
@@ -1695,6 +1831,8 @@ impl Conn {
         self.total_retrans += 1;
         self.retrans_out += 1;
         self.retrans_high = self.retrans_high.max(end);
+        let tsval = self.neg.ts.then(|| ts_now(cx.now, self.ts_off));
+        self.undo.retransmitted(tsval);
     }
 
     /// SND.UNA moved to `ack`: retransmissions it covers are no longer out.
@@ -2142,25 +2280,7 @@ impl Conn {
                 self.syn_pending = true;
                 self.snd_nxt = self.iss;
             }
-            _ => {
-                // Go back to SND.UNA; everything in flight is presumed lost (tcp_enter_loss):
-                // the threshold is cut once per loss episode, not again per backoff.
-                if self.retransmits == 0 && self.recover.is_none() {
-                    self.ssthresh = self.loss_ssthresh();
-                }
-                self.cc.on_timeout(cx.now, self.snd_max.0);
-                self.cwnd = self.mss as u32;
-                self.recover = None;
-                self.dupacks = 0;
-                self.rtx_at = None;
-                self.rtx_log.clear();
-                self.lost_again.clear();
-                self.snd_nxt = self.snd_una;
-                if self.fin_sent && !self.fin_acked() {
-                    self.fin_sent = false;
-                }
-                self.rtt_probe = None;
-            }
+            _ => self.enter_loss(cx),
         }
         self.retransmits += 1;
         self.total_rto += 1;
@@ -2172,6 +2292,246 @@ impl Conn {
         }
         self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
         Next::Keep
+    }
+
+    /// `tcp_enter_loss`: go back to SND.UNA, everything in flight presumed lost. The
+    /// threshold is cut once per loss episode — not again per backoff, nor when a fast
+    /// recovery already cut it — and what it was is kept for undo. F-RTO judges the
+    /// timeout unless it struck in a fast recovery (a repeated timeout still qualifies).
+    fn enter_loss(&mut self, cx: &mut Ctx<'_>) {
+        let new_recovery = self.recover.is_none() && self.loss.is_none();
+        let episode_over = self.recover.is_none()
+            && (self.loss.is_none() || self.retransmits == 0 || self.snd_una >= self.snd_max);
+        if episode_over {
+            self.undo.prior_ssthresh = self.current_ssthresh();
+            self.undo.prior_cwnd = self.cwnd;
+            self.ssthresh = self.loss_ssthresh();
+            // tcp_timeout_mark_lost has taken every retransmission out of the flight.
+            self.undo.init(self.snd_una, 0);
+        }
+        self.frto = cx.cfg.tcp_frto != 0 && (new_recovery || self.retransmits > 0);
+        self.frto_resume = None;
+        self.loss = Some(self.snd_max);
+        self.cc.on_timeout(cx.now, self.snd_max.0);
+        self.cwnd = self.mss as u32;
+        self.recover = None;
+        self.dupacks = 0;
+        self.rtx_at = None;
+        self.rtx_log.clear();
+        self.lost_again.clear();
+        self.snd_nxt = self.snd_una;
+        if self.fin_sent && !self.fin_acked() {
+            self.fin_sent = false;
+        }
+        self.rtt_probe = None;
+    }
+
+    /// `tcp_process_loss`: an ACK in CA_Loss. Undo if the timeout proves needless —
+    /// the ACK echoes a timestamp older than the first retransmission, or (F-RTO step
+    /// 3b) data never retransmitted arrived. F-RTO step 2b: on the first ACK that moves
+    /// SND.UNA, new data goes out instead of more retransmissions (if there is new data
+    /// and window for it); a duplicate ACK or a SACK after that shows the loss was real
+    /// (step 3a): the retransmissions resume. Once the peer has everything sent before
+    /// the timeout, the state ends.
+    fn process_loss(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        tsecr: Option<u32>,
+        una_advanced: bool,
+        orig_acked: bool,
+        data_sacked: bool,
+        dup: bool,
+    ) {
+        let Some(high) = self.loss else {
+            return;
+        };
+        let recovered = self.snd_una >= high;
+        if una_advanced && self.try_undo_loss(cx, false, tsecr) {
+            return;
+        }
+        if self.frto {
+            if orig_acked && self.try_undo_loss(cx, true, tsecr) {
+                return;
+            }
+            if self.snd_max > high {
+                if data_sacked || dup {
+                    // Step 3a: the loss was real; the timeout's retransmissions go on.
+                    self.frto = false;
+                    if let Some(at) = self.frto_resume.take() {
+                        self.snd_nxt = self.snd_nxt.min(at.max(self.snd_una));
+                    }
+                }
+            } else if una_advanced && !recovered {
+                // Step 2b: new data, if any and the peer's window takes it.
+                let never_sent = self.snd.len() as i64
+                    - i64::from((self.snd_max - self.snd_una).max(0))
+                    + i64::from(self.syn_in_flight());
+                let fin_unsent = self.fin_queued && self.fin_seq() >= self.snd_max;
+                let window_open = self.snd_una + self.snd_wnd > self.snd_max;
+                if (never_sent > 0 || fin_unsent) && window_open {
+                    self.frto_resume = Some(self.snd_nxt.max(self.snd_una));
+                    self.snd_nxt = self.snd_max;
+                    return;
+                }
+                self.frto = false;
+            }
+        }
+        if recovered {
+            // F-RTO step 2a / tcp_try_undo_recovery in CA_Loss.
+            if self.undo.may_undo(tsecr, !self.neg.sack) {
+                self.undo_reduction(false);
+                cx.incr(Counter::TcpLossUndo);
+            }
+            if !self.reno_holds_state(high) {
+                self.end_loss();
+            }
+        }
+    }
+
+    /// `tcp_try_undo_loss`: undo the timeout's cut if it was needless (`frto_undo`: F-RTO
+    /// proved it spurious). A SACK connection (or F-RTO) returns to CA_Open at once.
+    fn try_undo_loss(&mut self, cx: &mut Ctx<'_>, frto_undo: bool, tsecr: Option<u32>) -> bool {
+        let Some(high) = self.loss else {
+            return false;
+        };
+        let reno_at_high = !self.neg.sack && self.snd_una >= high;
+        if !frto_undo && !self.undo.may_undo(tsecr, reno_at_high) {
+            return false;
+        }
+        self.undo_reduction(true);
+        cx.incr(Counter::TcpLossUndo);
+        if frto_undo {
+            cx.incr(Counter::TcpSpuriousRtos);
+        }
+        self.retransmits = 0;
+        if !self.reno_holds_state(high) && (frto_undo || self.neg.sack) {
+            self.end_loss();
+        }
+        true
+    }
+
+    /// `tcp_is_non_sack_preventing_reopen`: without SACK, the state holds until data
+    /// above `high` is acknowledged (RFC 6582: no false fast retransmit).
+    fn reno_holds_state(&mut self, high: SeqNum) -> bool {
+        if !self.neg.sack && self.snd_una == high {
+            if self.retrans_out == 0 {
+                self.undo.first_rtx_tsval = None;
+            }
+            return true;
+        }
+        false
+    }
+
+    fn end_loss(&mut self) {
+        self.loss = None;
+        self.frto = false;
+        self.frto_resume = None;
+    }
+
+    /// `tcp_try_undo_dsack`: D-SACKs reported every retransmission of the episode as a
+    /// duplicate — none was needed.
+    fn try_undo_dsack(&mut self, cx: &mut Ctx<'_>) -> bool {
+        if self.undo.marker.is_none() || self.undo.retrans != 0 {
+            return false;
+        }
+        self.undo_reduction(false);
+        cx.incr(Counter::TcpDsackUndo);
+        true
+    }
+
+    /// `tcp_try_to_open` after an undo: out of fast recovery.
+    fn try_to_open(&mut self) {
+        if self.retrans_out == 0 {
+            self.undo.first_rtx_tsval = None;
+        }
+        if self.recover.is_some() {
+            self.leave_recovery();
+        }
+    }
+
+    /// The end of a fast recovery (its window set by the caller).
+    fn leave_recovery(&mut self) {
+        self.recover = None;
+        self.dupacks = 0;
+        self.rtx_log.clear();
+        self.lost_again.clear();
+    }
+
+    /// `tcp_check_sack_reordering`: data at `low` that was never retransmitted arrived
+    /// after data above it — reordering. The degree (in segments, from `low` to the
+    /// highest SACKed segment) becomes the connection's threshold if larger, up to
+    /// tcp_max_reordering. `ts`: found by a timestamp (a partial undo).
+    fn check_reordering(&mut self, cx: &mut Ctx<'_>, low: SeqNum, ts: bool) {
+        let mss = u32::from(self.mss.max(1));
+        let fack = match self.sacked.last() {
+            Some(&(l, r)) if (r - l) as u32 > mss => r - mss,
+            Some(&(l, _)) => l,
+            None => self.snd_una,
+        };
+        if low >= fack {
+            return;
+        }
+        let metric = (fack - low) as u32;
+        if metric > u32::from(self.reordering) * mss {
+            let max = cx.cfg.tcp_max_reordering.min(u32::from(u16::MAX));
+            self.reordering = metric.div_ceil(mss).min(max) as u16;
+        }
+        cx.incr(if ts {
+            Counter::TcpTsReorder
+        } else {
+            Counter::TcpSackReorder
+        });
+    }
+
+    /// No retransmission reaches past `seq` (the segment there went out once).
+    fn never_retransmitted(&self, seq: SeqNum) -> bool {
+        self.retrans_high <= seq
+    }
+
+    /// `icsk_ca_state`: 0 Open, 1 Disorder (duplicate ACKs, SACKed data or
+    /// retransmissions out, nothing judged lost), 3 Recovery, 4 Loss (CWR, 2, needs ECN).
+    pub(crate) fn ca_state(&self) -> u8 {
+        if self.loss.is_some() {
+            4
+        } else if self.recover.is_some() {
+            3
+        } else if self.dupacks > 0 || !self.sacked.is_empty() || self.retrans_out > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// `tcp_current_ssthresh`: the threshold, or three quarters of the window if that is
+    /// more — unless a reduction is under way.
+    fn current_ssthresh(&self) -> u32 {
+        if self.recover.is_some() {
+            self.ssthresh
+        } else {
+            self.ssthresh.max((self.cwnd >> 1) + (self.cwnd >> 2))
+        }
+    }
+
+    /// `tcp_undo_cwnd_reduction`: the window and threshold back to what they were before
+    /// the needless cut. `unmark`: what was presumed lost is in flight again — after a
+    /// timeout, SND.NXT returns to where it was (nothing more is resent).
+    fn undo_reduction(&mut self, unmark: bool) {
+        if unmark {
+            if self.loss.is_some() {
+                self.snd_nxt = self.snd_max;
+                if self.fin_queued && self.fin_seq() < self.snd_max {
+                    self.fin_sent = true;
+                }
+            }
+            self.frto_resume = None;
+            self.rtx_at = None;
+            self.lost_again.clear();
+        }
+        if self.undo.prior_ssthresh != 0 {
+            self.cwnd = self.cwnd.max(self.undo.prior_cwnd);
+            self.ssthresh = self.ssthresh.max(self.undo.prior_ssthresh);
+        }
+        self.undo.marker = None;
     }
 
     /// `tcp_clamp_rto_to_user_timeout()`: never wait past TCP_USER_TIMEOUT (counted from
@@ -2350,7 +2710,24 @@ impl Conn {
     /// unacknowledged SYN-ACK of a Fast Open child is not in Linux's packets_out (the
     /// request sent it).
     fn pipe(&self) -> u32 {
-        let out = self.in_flight().saturating_sub(self.syn_in_flight() as u32);
+        let mut out = self.in_flight().saturating_sub(self.syn_in_flight() as u32);
+        if let Some(high) = self.loss {
+            if let Some(from) = self.frto_resume {
+                // F-RTO sent new data past what the timeout presumed lost and had not
+                // resent yet: that is not in flight.
+                let from = from.max(self.snd_una);
+                let lost =
+                    ((high - from).max(0) as u32).saturating_sub(self.sacked_between(from, high));
+                out = out.saturating_sub(lost);
+            } else if self.snd_nxt < self.snd_max {
+                // Retransmissions resumed below data first sent after the timeout: that
+                // data is in flight (only what was out at the timeout was presumed lost).
+                let from = high.max(self.snd_nxt);
+                let after = ((self.snd_max - from).max(0) as u32)
+                    .saturating_sub(self.sacked_between(from, self.snd_max));
+                out = out.saturating_add(after);
+            }
+        }
         if self.sacked.is_empty() {
             return out;
         }
@@ -2376,6 +2753,14 @@ impl Conn {
         self.sacked
             .iter()
             .map(|&(l, r)| (r.min(end) - l).max(0) as u32)
+            .sum()
+    }
+
+    /// SACKed bytes in `from..end`.
+    fn sacked_between(&self, from: SeqNum, end: SeqNum) -> u32 {
+        self.sacked
+            .iter()
+            .map(|&(l, r)| (r.min(end) - l.max(from)).max(0) as u32)
             .sum()
     }
 
@@ -2746,6 +3131,11 @@ impl Conn {
         self.restart_after_idle(cx);
         // tcp_timeout_mark_lost: after an RTO only what the peer has not SACKed is sent
         // again (the scoreboard survives the timeout unless the peer reneged).
+        if self.loss.is_some_and(|high| self.snd_nxt >= high) {
+            // What went out after the timeout (F-RTO's new data) was not presumed lost.
+            self.snd_nxt = self.snd_max;
+            seq = self.snd_nxt;
+        }
         if self.snd_nxt < self.snd_max {
             // Not past the data: a FIN the peer SACKed is still ours to resend in order.
             let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
@@ -3050,15 +3440,7 @@ impl Conn {
         let flight = self.in_flight();
         crate::TcpInfo {
             state: self.state.linux_code(),
-            ca_state: if self.recover.is_some() {
-                3 // TCP_CA_Recovery
-            } else if self.retransmits > 0 {
-                4 // TCP_CA_Loss
-            } else if self.dupacks > 0 {
-                1 // TCP_CA_Disorder
-            } else {
-                0
-            },
+            ca_state: self.ca_state(),
             retransmits: self.retransmits.min(255) as u8,
             probes: self.probes_out.min(255) as u8,
             backoff: self.backoff.min(255) as u8,
@@ -3092,7 +3474,7 @@ impl Conn {
             },
             snd_cwnd: self.cwnd / mss,
             advmss: u32::from(self.advmss),
-            reordering: 3,
+            reordering: u32::from(self.reordering),
             rcv_space: self.rcv.capacity() as u32,
             total_retrans: self.total_retrans,
             retrans: self.retrans_out,

@@ -109,6 +109,16 @@ counters! {
     TcpHystartTrainCwnd => "TcpExtTCPHystartTrainCwnd",
     TcpHystartDelayDetect => "TcpExtTCPHystartDelayDetect",
     TcpHystartDelayCwnd => "TcpExtTCPHystartDelayCwnd",
+    TcpDsackOfoRecv => "TcpExtTCPDSACKOfoRecv",
+    TcpDsackIgnoredDubious => "TcpExtTCPDSACKIgnoredDubious",
+    TcpDsackRecvSegs => "TcpExtTCPDSACKRecvSegs",
+    TcpSpuriousRtos => "TcpExtTCPSpuriousRTOs",
+    TcpLossUndo => "TcpExtTCPLossUndo",
+    TcpFullUndo => "TcpExtTCPFullUndo",
+    TcpPartialUndo => "TcpExtTCPPartialUndo",
+    TcpDsackUndo => "TcpExtTCPDSACKUndo",
+    TcpSackReorder => "TcpExtTCPSACKReorder",
+    TcpTsReorder => "TcpExtTCPTSReorder",
 }
 
 /// All counters of one stack.

@@ -26,6 +26,7 @@ pub mod time;
 pub mod timers;
 mod timewait;
 mod twtable;
+mod undo;
 
 pub use api::{Fd, Readiness, Shutdown, SockOpt, SockOptName, SocketInfo, TcpInfo};
 pub use cc::Algorithm as CongestionAlgorithm;
