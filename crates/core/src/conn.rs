@@ -190,6 +190,9 @@ pub(crate) struct Conn {
     tlp_now: bool,
     /// SND.NXT when the last probe went (`tlp_high_seq`): one probe per tail episode.
     tlp_high_seq: Option<SeqNum>,
+    /// The last probe resent old data (`tlp_retrans`): if an ACK then passes it without
+    /// a D-SACK saying the original arrived too, the probe repaired a loss.
+    tlp_retrans: bool,
     /// The last new segment sent — start, payload length, FIN — what a probe resends
     /// when there is no new data (the tail of Linux's retransmit queue).
     tail: Option<(SeqNum, u32, bool)>,
@@ -206,6 +209,12 @@ pub(crate) struct Conn {
     recover: Option<SeqNum>,
     /// Bytes acknowledged toward the next whole segment for congestion avoidance.
     cwnd_acc: u32,
+    /// Congestion window validation (`tcp_cwnd_validate`): whether the window was used up
+    /// in the current round, the most bytes out in it, and where the round ends. The
+    /// window grows only when it limits the flow (`tcp_is_cwnd_limited`), as Linux's.
+    is_cwnd_limited: bool,
+    max_out: u32,
+    cwnd_usage_seq: SeqNum,
     /// Proportional Rate Reduction (RFC 6937, `tcp_cwnd_reduction`), in bytes: the window
     /// when recovery began, what the peer got since, and what we sent since.
     prior_cwnd: u32,
@@ -583,6 +592,7 @@ impl Conn {
             rtx_is_probe: false,
             tlp_now: false,
             tlp_high_seq: None,
+            tlp_retrans: false,
             tail: None,
             total_retrans: 0,
             retrans_out: 0,
@@ -592,6 +602,9 @@ impl Conn {
             dupacks: 0,
             recover: None,
             cwnd_acc: 0,
+            is_cwnd_limited: false,
+            max_out: 0,
+            cwnd_usage_seq: iss,
             prior_cwnd: 0,
             prr_delivered: 0,
             prr_out: 0,
@@ -1096,7 +1109,7 @@ impl Conn {
         };
         let (orig_before, sacked_before) = (orig(self), self.sacked_between(una, top));
         let prior_fack = self.sacked.last().map_or(prior_una, |&(_, r)| r);
-        let dsacking = self.update_scoreboard(cx, seg, ack);
+        let (dsacking, dsack_tlp) = self.update_scoreboard(cx, seg, ack);
         let tsecr = seg.options.timestamps.map(|t| t.ecr);
         let data_sacked = self.sacked_between(una, top) > sacked_before;
         let mut orig_acked = orig(self) > orig_before;
@@ -1113,6 +1126,7 @@ impl Conn {
                 .delivered_mark()
                 .wrapping_sub(mark)
                 .min(i32::MAX as u32);
+            self.process_tlp_ack(cx, ack, dup && !data_sacked, dsack_tlp);
             if self.loss.is_some() {
                 // CA_Loss: the timeout's retransmissions carry on; no fast recovery.
                 self.process_loss(cx, tsecr, false, orig_acked, data_sacked, dup);
@@ -1212,6 +1226,7 @@ impl Conn {
                 self.ssthresh = self.cwnd;
             }
         }
+        self.process_tlp_ack(cx, ack, false, dsack_tlp);
         // A hole filled by its original transmission: reordering, not loss.
         if self.loss.is_none() && prior_fack > prior_una && self.never_retransmitted(prior_una) {
             self.check_reordering(cx, prior_una, false);
@@ -1283,16 +1298,22 @@ impl Conn {
                 }
                 self.leave_recovery();
             }
-            None => {
+            None if self.cwnd_limited() => {
                 self.dupacks = 0;
+                // tcp_slow_start: the window grows by what was delivered (cumulatively
+                // or SACKed), up to ssthresh; the rest goes to congestion avoidance.
+                let mut acked = newly;
                 if self.cwnd < self.ssthresh {
                     self.cc
                         .slow_start_ack(cx.now, ack.0, self.snd_nxt.0, cx.cfg.hystart);
-                    self.cwnd += data_acked.min(self.mss as u32 * 2);
-                } else {
+                    let grown = self.cwnd.saturating_add(acked).min(self.ssthresh);
+                    acked -= grown - self.cwnd;
+                    self.cwnd = grown;
+                }
+                if acked > 0 {
                     // Congestion avoidance in whole segments, as Linux counts them.
                     let mss = u32::from(self.mss.max(1));
-                    self.cwnd_acc += data_acked;
+                    self.cwnd_acc += acked;
                     let acked = self.cwnd_acc / mss;
                     if acked > 0 {
                         self.cwnd_acc %= mss;
@@ -1301,17 +1322,13 @@ impl Conn {
                     }
                 }
             }
+            None => self.dupacks = 0,
         }
         if self.ca_state() == 0 {
             // Back in CA_Open: the next episode's undo clock starts afresh.
             self.undo.first_rtx_tsval = None;
         }
         self.grow_sndbuf(cx.cfg);
-        // tcp_process_tlp_ack: the probe's episode is over once SND.NXT at the probe is
-        // acknowledged.
-        if self.tlp_high_seq.is_some_and(|h| ack >= h) {
-            self.tlp_high_seq = None;
-        }
 
         // tcp_set_xmit_timer: a loss probe if one may go, else the RTO from now.
         self.rtx_is_probe = false;
@@ -1402,7 +1419,10 @@ impl Conn {
         }
         self.undo.prior_ssthresh = self.current_ssthresh();
         self.undo.prior_cwnd = self.cwnd;
-        self.undo.init(self.snd_una, self.retrans_out);
+        let tlp_out = self.tlp_high_seq.is_some() && self.tlp_retrans;
+        self.undo
+            .init(self.snd_una, self.retrans_out + tlp_out as u32);
+        self.tlp_high_seq = None;
         self.ssthresh = self.loss_ssthresh();
         self.recover = Some(self.snd_nxt);
         self.high_rxt = self.snd_una;
@@ -1428,8 +1448,14 @@ impl Conn {
     /// starting below the cumulative ACK, or inside the second block, is a D-SACK (RFC
     /// 2883, `tcp_check_dsack`): a duplicate arrived — counted, and a retransmission the
     /// peer did not need for undo. Ranges the cumulative ACK passed go. Returns whether
-    /// the ACK carried a D-SACK (`FLAG_DSACKING_ACK`: not a duplicate ACK then).
-    fn update_scoreboard(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) -> bool {
+    /// the ACK carried a D-SACK (`FLAG_DSACKING_ACK`: not a duplicate ACK then), and
+    /// whether it names the last loss probe (`FLAG_DSACK_TLP`).
+    fn update_scoreboard(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        seg: &TcpSegment<'_>,
+        ack: SeqNum,
+    ) -> (bool, bool) {
         let una = ack.max(self.snd_una);
         self.psh_ends.retain(|&e| e > una);
         self.sacked.retain_mut(|(l, r)| {
@@ -1437,10 +1463,10 @@ impl Conn {
             *r > una
         });
         if !self.neg.sack {
-            return false;
+            return (false, false);
         }
         let blocks = seg.options.sack();
-        let mut dsacking = false;
+        let (mut dsacking, mut dsack_tlp) = (false, false);
         for (i, b) in blocks.iter().enumerate() {
             let (l, r) = (SeqNum(b.left), SeqNum(b.right));
             if i == 0 {
@@ -1455,6 +1481,10 @@ impl Conn {
                         Counter::TcpDsackOfoRecv
                     });
                     dsacking = self.dsack_seen(cx, l, r);
+                    // FLAG_DSACK_TLP: one segment's duplicate, ending where the probe did.
+                    dsack_tlp = dsacking
+                        && (r - l) as u32 <= u32::from(self.mss.max(1))
+                        && self.tlp_high_seq == Some(r);
                     continue;
                 }
             }
@@ -1463,7 +1493,7 @@ impl Conn {
             }
             self.add_sacked(l.max(una), r);
         }
-        dsacking
+        (dsacking, dsack_tlp)
     }
 
     /// `tcp_dsack_seen`: a D-SACK of `l..r`. Dubious — longer than any window the peer
@@ -1499,12 +1529,17 @@ impl Conn {
             self.sacked[i] = merged;
             self.sacked.drain(i + 1..j);
         }
-        // Bounded, by the send buffer as Linux's is by its queue (a range needs a segment):
-        // a peer cannot make the scoreboard grow without limit.
-        let max = (self.snd.limit / 1024).clamp(64, 65_536);
-        if self.sacked.len() > max {
+        if self.sacked.len() > self.scoreboard_max() {
             self.sacked.pop();
         }
+    }
+
+    /// The most entries the sender's per-segment records (SACKed ranges, retransmissions
+    /// in flight, lost retransmissions) may hold: bounded by the send buffer as Linux's are
+    /// by its retransmission queue (each needs a segment of at least a KiB or so), so a
+    /// peer cannot make them grow without limit, yet every segment of a full window fits.
+    fn scoreboard_max(&self) -> usize {
+        (self.snd.limit / 1024).clamp(64, 65_536)
     }
 
     /// RFC 6675 IsLost(SND.UNA): more than (DupThresh − 1) × SMSS bytes SACKed above the
@@ -1826,13 +1861,42 @@ impl Conn {
     }
 
     /// Send an active RST (`tcp_send_active_reset`) and kill the connection.
+    /// `tcp_retransmit_skb`: a segment ending at `end` went out again.
     fn note_retransmit(&mut self, cx: &mut Ctx<'_>, end: SeqNum) {
-        cx.incr(Counter::RetransSegs);
-        self.total_retrans += 1;
+        self.count_retransmit(cx, end);
         self.retrans_out += 1;
-        self.retrans_high = self.retrans_high.max(end);
         let tsval = self.neg.ts.then(|| ts_now(cx.now, self.ts_off));
         self.undo.retransmitted(tsval);
+    }
+
+    /// `__tcp_retransmit_skb`'s part: counted, and no RTT sample from it (Karn).
+    fn count_retransmit(&mut self, cx: &mut Ctx<'_>, end: SeqNum) {
+        cx.incr(Counter::RetransSegs);
+        self.total_retrans += 1;
+        self.retrans_high = self.retrans_high.max(end);
+    }
+
+    /// `tcp_process_tlp_ack`: an ACK at or past SND.NXT of the last probe. A probe of new
+    /// data, or a resent one the peer reports duplicate (D-SACK), or a plain duplicate
+    /// ACK: no loss. An ACK beyond it after a resent probe: the probe repaired a tail
+    /// loss, and the window is reduced once (CWR, TcpExtTCPLossProbeRecovery).
+    fn process_tlp_ack(&mut self, cx: &mut Ctx<'_>, ack: SeqNum, dup: bool, dsack_tlp: bool) {
+        let Some(high) = self.tlp_high_seq.filter(|&h| h != SeqNum(0)) else {
+            return;
+        };
+        if ack < high {
+            return;
+        }
+        if !self.tlp_retrans || dsack_tlp || (ack == high && dup) {
+            self.tlp_high_seq = None;
+        } else if ack > high {
+            self.tlp_high_seq = None;
+            // tcp_init_cwnd_reduction + CWR + tcp_end_cwnd_reduction.
+            self.ssthresh = self.loss_ssthresh();
+            self.cwnd = self.ssthresh.max(u32::from(self.mss.max(1)));
+            self.cwnd_acc = 0;
+            cx.incr(Counter::TcpLossProbeRecovery);
+        }
     }
 
     /// SND.UNA moved to `ack`: retransmissions it covers are no longer out.
@@ -2502,6 +2566,27 @@ impl Conn {
         }
     }
 
+    /// `tcp_is_cwnd_limited`: the window was used up this round — or, in slow start, is
+    /// under twice the most that was out (so it can double what is used).
+    fn cwnd_limited(&self) -> bool {
+        self.is_cwnd_limited || (self.cwnd < self.ssthresh && self.cwnd < 2 * self.max_out)
+    }
+
+    /// `tcp_cwnd_validate` after new data went out: a round (up to SND.NXT) remembers
+    /// whether the window limited it and the most bytes out.
+    fn cwnd_validate(&mut self) {
+        let out = (self.snd_max - self.snd_una).max(0) as u32;
+        let limited = self.cwnd_left() < u32::from(self.mss.max(1));
+        if self.snd_una >= self.cwnd_usage_seq
+            || limited
+            || (!self.is_cwnd_limited && out > self.max_out)
+        {
+            self.is_cwnd_limited = limited;
+            self.max_out = out;
+            self.cwnd_usage_seq = self.snd_nxt;
+        }
+    }
+
     /// `tcp_current_ssthresh`: the threshold, or three quarters of the window if that is
     /// more — unless a reduction is under way.
     fn current_ssthresh(&self) -> u32 {
@@ -2811,7 +2896,10 @@ impl Conn {
         let una = self.snd_una;
         let sacked = &self.sacked;
         let covered = |l: SeqNum, r: SeqNum| {
-            r <= una || sacked.iter().any(|&(a, b)| a <= l.max(una) && r <= b)
+            let l = l.max(una);
+            // The one range that could hold l: the last starting at or before it.
+            let i = sacked.partition_point(|&(a, _)| a <= l);
+            r <= una || (i > 0 && r <= sacked[i - 1].1)
         };
         self.lost_again.retain(|&(l, r)| !covered(l, r));
         let mut found = Vec::new();
@@ -2827,7 +2915,7 @@ impl Conn {
         });
         for (l, r) in found {
             cx.incr(Counter::TcpLostRetransmit);
-            if self.lost_again.len() < 64 {
+            if self.lost_again.len() < self.scoreboard_max() {
                 self.lost_again.push((l.max(una), r));
             }
         }
@@ -3048,6 +3136,7 @@ impl Conn {
             if self.can_send_data() {
                 // The probe is new data: the normal path below sends it.
                 self.tlp_high_seq = Some(SeqNum(0)); // set to SND.NXT once it is out
+                self.tlp_retrans = false;
             } else if let Some((start, len, fin)) = self.tail {
                 let start = start.max(self.snd_una);
                 let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
@@ -3061,8 +3150,11 @@ impl Conn {
                     if len > 0 && off + len as usize == self.snd.len() {
                         flags |= TcpFlags::PSH;
                     }
-                    self.note_retransmit(cx, start + len + flags.fin() as u32);
+                    // __tcp_retransmit_skb: counted, no RTT sample from it, but not in
+                    // retrans_out nor in what undo waits on.
+                    self.count_retransmit(cx, start + len + flags.fin() as u32);
                     self.tlp_high_seq = Some(self.snd_nxt);
+                    self.tlp_retrans = true;
                     self.rtt_probe = None;
                     return Some(self.finish(cx, start, flags, len, options));
                 }
@@ -3114,7 +3206,7 @@ impl Conn {
                                 }
                             }
                         }
-                        if self.rtx_log.len() < 64 && len > 0 {
+                        if self.rtx_log.len() < self.scoreboard_max() && len > 0 {
                             self.rtx_log.push((seq, seq + len, now, self.snd_max));
                         }
                     }
@@ -3208,6 +3300,9 @@ impl Conn {
             self.snd_max = self.snd_max.max(self.snd_nxt);
             if self.tlp_high_seq == Some(SeqNum(0)) {
                 self.tlp_high_seq = Some(self.snd_nxt); // this segment was the probe
+            }
+            if !retransmission {
+                self.cwnd_validate();
             }
             if self.rtx_deadline.is_none() {
                 self.rtx_deadline = Some(now + self.rto);

@@ -119,6 +119,7 @@ counters! {
     TcpDsackUndo => "TcpExtTCPDSACKUndo",
     TcpSackReorder => "TcpExtTCPSACKReorder",
     TcpTsReorder => "TcpExtTCPTSReorder",
+    TcpLossProbeRecovery => "TcpExtTCPLossProbeRecovery",
 }
 
 /// All counters of one stack.
