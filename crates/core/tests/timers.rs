@@ -11,6 +11,8 @@ const DAY: u64 = 24 * HOUR;
 const YEAR: u64 = 365 * DAY;
 /// Wheel levels (64 slots each); the cost bounds below are stated in terms of it.
 const LEVELS: u64 = 6;
+/// The latest representable instant (`Instant::MAX`).
+const TOP: u64 = Instant::MAX.as_micros();
 
 fn us(t: u64) -> Instant {
     Instant::from_micros(t)
@@ -77,7 +79,7 @@ fn matches_btreemap_model_over_100k_random_ops() {
                     6 => now + r % (3 * HOUR),
                     7 => now + r % (3 * DAY),
                     8 => now + r % (5 * YEAR), // beyond the wheel's span
-                    9 => u64::MAX - r % 2,
+                    9 => TOP - r % 2,
                     _ => last_deadline, // equal deadlines: insertion order must hold
                 };
                 last_deadline = deadline;
@@ -142,7 +144,7 @@ fn matches_btreemap_model_over_100k_random_ops() {
     );
     for _ in 0..=ids.len() {
         let got = t.pop_expired(Instant::MAX).map(|(d, v)| (d.as_micros(), v));
-        assert_eq!(got, m.pop(u64::MAX));
+        assert_eq!(got, m.pop(TOP));
         if got.is_none() {
             break;
         }
@@ -161,8 +163,8 @@ fn far_future_deadlines_fire_exactly() {
         3 * YEAR + 5, // beyond the wheel: overflow list
         100 * YEAR,
         u64::MAX / 3 + 7,
-        u64::MAX - 1,
-        u64::MAX,
+        TOP - 1,
+        TOP,
     ];
     for (i, &d) in deadlines.iter().enumerate().rev() {
         t.insert(us(d), i as u64);
@@ -192,7 +194,7 @@ fn next_deadline_is_exact_on_level_zero_and_converges_from_above() {
         7200 * SEC + 123_457,
         2 * DAY + 11,
         4 * YEAR + 1,
-        u64::MAX,
+        TOP,
     ] {
         let mut t = Timers::new();
         t.insert(us(d), 7);
