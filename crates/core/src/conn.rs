@@ -16,6 +16,7 @@ use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
 use std::net::SocketAddr;
 use std::time::Duration;
 use synack_wire::{SackBlock, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
+use thin_vec::ThinVec;
 
 /// include/net/tcp.h
 pub(crate) const RTO_INIT: Duration = Duration::from_secs(1);
@@ -162,8 +163,10 @@ pub(crate) struct Conn {
     pub(crate) dead: bool,
 
     // Retransmission (RFC 6298, Linux flavour).
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    /// Smoothed RTT and its variation in µs (`srtt_us`, `mdev`): 0 before the first
+    /// sample (a sample is at least 1 µs).
+    srtt_us: u32,
+    rttvar_us: u32,
     pub(crate) rto: Duration,
     pub(crate) backoff: u32,
     pub(crate) retransmits: u32,
@@ -178,12 +181,12 @@ pub(crate) struct Conn {
     /// hole below SACKed data in SACK recovery).
     rtx_at: Option<SeqNum>,
     /// The sender's SACK scoreboard: ranges above SND.UNA the peer has, sorted, disjoint.
-    sacked: Vec<(SeqNum, SeqNum)>,
+    sacked: ThinVec<(SeqNum, SeqNum)>,
     /// In recovery, the highest sequence number retransmitted so far (RFC 6675 HighRxt).
     high_rxt: SeqNum,
     /// Where segments sent with PSH ended (above SND.UNA, a few): a retransmission of
     /// the same bytes carries PSH again, as Linux's retransmitted skb keeps its flags.
-    psh_ends: Vec<SeqNum>,
+    psh_ends: ThinVec<SeqNum>,
     /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
     rtx_is_probe: bool,
     /// The probe timer fired: the next segment out is the probe (new data, else the tail).
@@ -227,13 +230,13 @@ pub(crate) struct Conn {
     /// SACK recovery's retransmissions: (start, end, when, SND.MAX then). One that is
     /// still missing an RTT after it left, while data sent after it has arrived, was lost
     /// too (RACK, RFC 8985 6.2: `tcp_rack_detect_loss` finds lost retransmissions).
-    rtx_log: Vec<(SeqNum, SeqNum, Instant, SeqNum)>,
+    rtx_log: ThinVec<(SeqNum, SeqNum, Instant, SeqNum)>,
     /// Retransmissions found lost: resent before any further hole.
-    lost_again: Vec<(SeqNum, SeqNum)>,
+    lost_again: ThinVec<(SeqNum, SeqNum)>,
     /// The receiver's SACK blocks by recency (`selective_acks`): a byte of each of the
     /// out-of-order ranges that last grew, newest first, at most 4 (RFC 2018: the first
     /// block holds the segment that triggered the ACK).
-    sack_recent: Vec<SeqNum>,
+    sack_recent: ThinVec<SeqNum>,
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883,
     /// `tcp_dsack_set`).
     dsack: Option<(SeqNum, SeqNum)>,
@@ -575,8 +578,8 @@ impl Conn {
             rd_shut: false,
             error: None,
             dead: false,
-            srtt: None,
-            rttvar: Duration::ZERO,
+            srtt_us: 0,
+            rttvar_us: 0,
             rto: RTO_INIT,
             backoff: 0,
             retransmits: 0,
@@ -586,9 +589,9 @@ impl Conn {
             rtx_deadline: None,
             syn_pending: false,
             rtx_at: None,
-            sacked: Vec::new(),
+            sacked: ThinVec::new(),
             high_rxt: SeqNum(0),
-            psh_ends: Vec::new(),
+            psh_ends: ThinVec::new(),
             rtx_is_probe: false,
             tlp_now: false,
             tlp_high_seq: None,
@@ -609,9 +612,9 @@ impl Conn {
             prr_delivered: 0,
             prr_out: 0,
             sent_times: std::collections::VecDeque::new(),
-            rtx_log: Vec::new(),
-            lost_again: Vec::new(),
-            sack_recent: Vec::new(),
+            rtx_log: ThinVec::new(),
+            lost_again: ThinVec::new(),
+            sack_recent: ThinVec::new(),
             dsack: None,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
             loss: None,
@@ -1019,7 +1022,7 @@ impl Conn {
                 if let Some((_, t)) = self.rtt_probe {
                     self.rtt_sample(cx.now - t);
                 }
-            } else if self.srtt.is_none() {
+            } else if self.srtt().is_none() {
                 // tcp_init_transfer: no RTT sample and a lost SYN: fall back to 3 s.
                 self.rto = Duration::from_secs(3);
             }
@@ -1034,7 +1037,7 @@ impl Conn {
             self.backoff = 0;
             self.retrans_stamp = None;
             self.rtx_deadline = None;
-            if self.rto > RTO_INIT && self.srtt.is_some() {
+            if self.rto > RTO_INIT && self.srtt().is_some() {
                 self.rto = self.compute_rto();
             }
             self.set_state(cx, TcpState::Established);
@@ -1197,7 +1200,7 @@ impl Conn {
         self.retransmits = 0;
         self.backoff = 0;
         self.retrans_stamp = None;
-        if self.srtt.is_some() {
+        if self.srtt().is_some() {
             self.rto = self.compute_rto();
         }
 
@@ -1356,7 +1359,7 @@ impl Conn {
             return false;
         }
         let one_segment = self.tail.is_some_and(|(start, _, _)| start <= self.snd_una);
-        let mut timeout = match self.srtt {
+        let mut timeout = match self.srtt() {
             Some(srtt) => {
                 2 * srtt
                     + if one_segment {
@@ -1605,24 +1608,29 @@ impl Conn {
 
     fn rtt_sample(&mut self, rtt: Duration) {
         self.cc.on_rtt(rtt);
-        match self.srtt {
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
-                let delta = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
-            }
+        let rtt = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+        if self.srtt_us == 0 {
+            self.srtt_us = rtt;
+            self.rttvar_us = rtt / 2;
+        } else {
+            let srtt = u64::from(self.srtt_us);
+            let delta = srtt.abs_diff(u64::from(rtt));
+            self.rttvar_us = ((u64::from(self.rttvar_us) * 3 + delta) / 4) as u32;
+            self.srtt_us = ((srtt * 7 + u64::from(rtt)) / 8).max(1) as u32;
         }
         self.rto = self.compute_rto();
     }
 
+    /// The smoothed RTT, once there is a sample.
+    fn srtt(&self) -> Option<Duration> {
+        (self.srtt_us != 0).then(|| Duration::from_micros(u64::from(self.srtt_us)))
+    }
+
     /// Linux's RTO: SRTT + max(4·RTTVAR, RTO_MIN), within [RTO_MIN, RTO_MAX].
     fn compute_rto(&self) -> Duration {
-        let srtt = self.srtt.unwrap_or(RTO_INIT);
-        (srtt + (self.rttvar * 4).max(RTO_MIN)).clamp(RTO_MIN, RTO_MAX)
+        let srtt = self.srtt().unwrap_or(RTO_INIT);
+        let rttvar = Duration::from_micros(u64::from(self.rttvar_us));
+        (srtt + (rttvar * 4).max(RTO_MIN)).clamp(RTO_MIN, RTO_MAX)
     }
 
     fn on_data(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum) {
@@ -2892,7 +2900,7 @@ impl Conn {
             return;
         }
         let top = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
-        let rtt = self.srtt.unwrap_or(RTO_INIT);
+        let rtt = self.srtt().unwrap_or(RTO_INIT);
         let una = self.snd_una;
         let sacked = &self.sacked;
         let covered = |l: SeqNum, r: SeqNum| {
@@ -3560,8 +3568,8 @@ impl Conn {
             last_ack_recv: ago(self.stats.last_ack_recv),
             pmtu: cfg.mtu,
             rcv_ssthresh: self.rcv_ssthresh,
-            rtt: self.srtt.map(|d| d.as_micros() as u32).unwrap_or(0),
-            rttvar: self.rttvar.as_micros() as u32,
+            rtt: self.srtt_us,
+            rttvar: self.rttvar_us,
             snd_ssthresh: if self.ssthresh == u32::MAX {
                 0x7fff_ffff // TCP_INFINITE_SSTHRESH
             } else {
