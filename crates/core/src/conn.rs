@@ -189,6 +189,12 @@ pub(crate) struct Conn {
     psh_ends: ThinVec<SeqNum>,
     /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
     rtx_is_probe: bool,
+    /// The retransmission timer is armed as RACK's reorder timer (ICSK_TIME_REO_TIMEOUT):
+    /// data above a hole was SACKed, too little to call the hole lost at once.
+    rtx_is_reo: bool,
+    /// The smallest RTT seen, µs (`tcp_min_rtt`; 0 before a sample): RACK's reordering
+    /// window is a quarter of it.
+    min_rtt_us: u32,
     /// The probe timer fired: the next segment out is the probe (new data, else the tail).
     tlp_now: bool,
     /// SND.NXT when the last probe went (`tlp_high_seq`): one probe per tail episode.
@@ -593,6 +599,8 @@ impl Conn {
             high_rxt: SeqNum(0),
             psh_ends: ThinVec::new(),
             rtx_is_probe: false,
+            rtx_is_reo: false,
+            min_rtt_us: 0,
             tlp_now: false,
             tlp_high_seq: None,
             tlp_retrans: false,
@@ -1112,7 +1120,10 @@ impl Conn {
         };
         let (orig_before, sacked_before) = (orig(self), self.sacked_between(una, top));
         let prior_fack = self.sacked.last().map_or(prior_una, |&(_, r)| r);
-        let (dsacking, dsack_tlp) = self.update_scoreboard(cx, seg, ack);
+        let (dsacking, dsack_tlp, dsack_segs) = self.update_scoreboard(cx, seg, ack);
+        // A needless retransmission the D-SACK names was delivered too (tcp_dsack_seen's
+        // sack_delivered): it counts for slow start and PRR.
+        let dsacked = dsack_segs.saturating_mul(u32::from(self.mss.max(1)));
         let tsecr = seg.options.timestamps.map(|t| t.ecr);
         let data_sacked = self.sacked_between(una, top) > sacked_before;
         let mut orig_acked = orig(self) > orig_before;
@@ -1128,7 +1139,8 @@ impl Conn {
             let newly = self
                 .delivered_mark()
                 .wrapping_sub(mark)
-                .min(i32::MAX as u32);
+                .min(i32::MAX as u32)
+                .saturating_add(dsacked);
             self.process_tlp_ack(cx, ack, dup && !data_sacked, dsack_tlp);
             if self.loss.is_some() {
                 // CA_Loss: the timeout's retransmissions carry on; no fast recovery.
@@ -1155,6 +1167,7 @@ impl Conn {
                 self.rack_lost_retransmits(cx);
                 self.prr_update(newly, false);
             }
+            self.arm_reorder_timer(cx);
             return;
         }
 
@@ -1273,13 +1286,17 @@ impl Conn {
         let newly = self
             .delivered_mark()
             .wrapping_sub(mark)
-            .min(i32::MAX as u32);
-        match self.recover {
+            .min(i32::MAX as u32)
+            .saturating_add(dsacked);
+        // tcp_cong_control: PRR while a recovery reduces the window; otherwise (also on
+        // the ACK that ends a recovery) the algorithm may grow it.
+        let grow = match self.recover {
             Some(rec) if ack < rec && self.neg.sack => {
                 // A partial ACK in SACK recovery: PRR sets the window; the lost holes
                 // go out as it allows.
                 self.rack_lost_retransmits(cx);
                 self.prr_update(newly, true);
+                false
             }
             Some(_) if self.neg.sack => {
                 // tcp_end_cwnd_reduction (the window stays where an undo put it).
@@ -1287,6 +1304,7 @@ impl Conn {
                     self.cwnd = self.ssthresh;
                 }
                 self.leave_recovery();
+                true
             }
             Some(rec) if ack < rec => {
                 // NewReno partial ACK: the next hole is lost too.
@@ -1294,38 +1312,42 @@ impl Conn {
                     self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
                 // With SACK, the next hole not yet resent; without, the new head.
                 self.rtx_at = Some(self.next_hole().unwrap_or(ack));
+                false
             }
             Some(_) => {
                 if self.undo.marker.is_some() {
                     self.cwnd = self.ssthresh.max(2 * self.mss as u32);
                 }
                 self.leave_recovery();
+                true
             }
-            None if self.cwnd_limited() => {
+            None => {
                 self.dupacks = 0;
-                // tcp_slow_start: the window grows by what was delivered (cumulatively
-                // or SACKed), up to ssthresh; the rest goes to congestion avoidance.
-                let mut acked = newly;
-                if self.cwnd < self.ssthresh {
-                    self.cc
-                        .slow_start_ack(cx.now, ack.0, self.snd_nxt.0, cx.cfg.hystart);
-                    let grown = self.cwnd.saturating_add(acked).min(self.ssthresh);
-                    acked -= grown - self.cwnd;
-                    self.cwnd = grown;
-                }
+                true
+            }
+        };
+        if grow && self.cwnd_limited() {
+            // tcp_slow_start: the window grows by what was delivered (cumulatively or
+            // SACKed), up to ssthresh; the rest goes to congestion avoidance.
+            let mut acked = newly;
+            if self.cwnd < self.ssthresh {
+                self.cc
+                    .slow_start_ack(cx.now, ack.0, self.snd_nxt.0, cx.cfg.hystart);
+                let grown = self.cwnd.saturating_add(acked).min(self.ssthresh);
+                acked -= grown - self.cwnd;
+                self.cwnd = grown;
+            }
+            if acked > 0 {
+                // Congestion avoidance in whole segments, as Linux counts them.
+                let mss = u32::from(self.mss.max(1));
+                self.cwnd_acc += acked;
+                let acked = self.cwnd_acc / mss;
                 if acked > 0 {
-                    // Congestion avoidance in whole segments, as Linux counts them.
-                    let mss = u32::from(self.mss.max(1));
-                    self.cwnd_acc += acked;
-                    let acked = self.cwnd_acc / mss;
-                    if acked > 0 {
-                        self.cwnd_acc %= mss;
-                        let w = self.cc.avoid(cx.now, self.cwnd / mss, acked);
-                        self.cwnd = w.saturating_mul(mss);
-                    }
+                    self.cwnd_acc %= mss;
+                    let w = self.cc.avoid(cx.now, self.cwnd / mss, acked);
+                    self.cwnd = w.saturating_mul(mss);
                 }
             }
-            None => self.dupacks = 0,
         }
         if self.ca_state() == 0 {
             // Back in CA_Open: the next episode's undo clock starts afresh.
@@ -1333,13 +1355,66 @@ impl Conn {
         }
         self.grow_sndbuf(cx.cfg);
 
-        // tcp_set_xmit_timer: a loss probe if one may go, else the RTO from now.
+        // tcp_set_xmit_timer: RACK's reorder timer if a hole waits, else a loss probe if
+        // one may go, else the RTO from now.
         self.rtx_is_probe = false;
+        self.rtx_is_reo = false;
         if self.snd_una == self.snd_max {
             self.rtx_deadline = None;
-        } else if !self.schedule_loss_probe(cx, true) {
+        } else if !self.arm_reorder_timer(cx) && !self.schedule_loss_probe(cx, true) {
             self.rtx_deadline = Some(cx.now + self.rto);
         }
+    }
+
+    /// RACK (RFC 8985 6.2, `tcp_rack_detect_loss`): data sent after a hole was SACKed,
+    /// but less than `reordering` segments of it, so the hole may only be late. It is
+    /// lost if still missing a reordering window (a quarter of the minimum RTT, at most
+    /// the smoothed RTT) after the SACK — the timer arms for then (the hole and the SACKed
+    /// data counted as sent together). Returns whether the timer is (now) armed so.
+    fn arm_reorder_timer(&mut self, cx: &Ctx<'_>) -> bool {
+        let hole = self.sacked.first().is_some_and(|&(l, _)| l > self.snd_una);
+        if cx.cfg.tcp_recovery & 1 == 0
+            || !self.neg.sack
+            || !hole
+            || self.recover.is_some()
+            || self.loss.is_some()
+            || !matches!(
+                self.state,
+                TcpState::Established
+                    | TcpState::CloseWait
+                    | TcpState::FinWait1
+                    | TcpState::Closing
+                    | TcpState::LastAck
+            )
+        {
+            return false;
+        }
+        if !self.rtx_is_reo {
+            let quarter = u64::from(self.min_rtt_us / 4);
+            let srtt = u64::from(self.srtt_us);
+            let wnd = match (self.min_rtt_us, self.srtt_us) {
+                (0, 0) => 0,
+                (0, _) => srtt,
+                (_, 0) => quarter,
+                _ => quarter.min(srtt),
+            };
+            self.rtx_deadline = Some(cx.now + Duration::from_micros(wnd));
+            self.rtx_is_reo = true;
+            self.rtx_is_probe = false;
+        }
+        true
+    }
+
+    /// `tcp_rack_reo_timeout`: the reordering window passed and the hole is still
+    /// missing — it is lost: fast recovery begins, its first retransmission forced
+    /// (`tcp_cwnd_reduction(sk, 1, 0, 0)`), and the RTO runs again.
+    fn reorder_timer(&mut self, cx: &mut Ctx<'_>) {
+        let hole = self.sacked.first().is_some_and(|&(l, _)| l > self.snd_una);
+        if hole && self.recover.is_none() && self.loss.is_none() {
+            self.enter_recovery(cx);
+            self.prr_update(u32::from(self.mss.max(1)), false);
+        }
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
     }
 
     /// `tcp_schedule_loss_probe` (RFC 8985 7.2): with SACK, outside recovery, data in
@@ -1349,7 +1424,8 @@ impl Conn {
     /// be restarted from now (an ACK), rather than running since the head was sent.
     fn schedule_loss_probe(&mut self, cx: &Ctx<'_>, advancing_rto: bool) -> bool {
         let in_flight = self.snd_max > self.snd_una;
-        let open = self.recover.is_none() && self.loss.is_none() && self.retransmits == 0;
+        // CA_Open only: not with SACKed data, duplicate ACKs or retransmissions out.
+        let open = self.ca_state() == 0 && self.retransmits == 0;
         if !matches!(cx.cfg.tcp_early_retrans, 3 | 4)
             || !self.neg.sack
             || !in_flight
@@ -1374,7 +1450,7 @@ impl Conn {
             Some(self.rto)
         } else {
             self.rtx_deadline
-                .filter(|_| !self.rtx_is_probe)
+                .filter(|_| !self.rtx_is_probe && !self.rtx_is_reo)
                 .map(|d| d.saturating_duration_since(cx.now))
         };
         if let Some(left) = rto_left.filter(|l| !l.is_zero()) {
@@ -1452,13 +1528,13 @@ impl Conn {
     /// 2883, `tcp_check_dsack`): a duplicate arrived — counted, and a retransmission the
     /// peer did not need for undo. Ranges the cumulative ACK passed go. Returns whether
     /// the ACK carried a D-SACK (`FLAG_DSACKING_ACK`: not a duplicate ACK then), and
-    /// whether it names the last loss probe (`FLAG_DSACK_TLP`).
+    /// whether it names the last loss probe (`FLAG_DSACK_TLP`), and the duplicate segments.
     fn update_scoreboard(
         &mut self,
         cx: &mut Ctx<'_>,
         seg: &TcpSegment<'_>,
         ack: SeqNum,
-    ) -> (bool, bool) {
+    ) -> (bool, bool, u32) {
         let una = ack.max(self.snd_una);
         self.psh_ends.retain(|&e| e > una);
         self.sacked.retain_mut(|(l, r)| {
@@ -1466,10 +1542,10 @@ impl Conn {
             *r > una
         });
         if !self.neg.sack {
-            return (false, false);
+            return (false, false, 0);
         }
         let blocks = seg.options.sack();
-        let (mut dsacking, mut dsack_tlp) = (false, false);
+        let (mut dsacking, mut dsack_tlp, mut segs) = (false, false, 0);
         for (i, b) in blocks.iter().enumerate() {
             let (l, r) = (SeqNum(b.left), SeqNum(b.right));
             if i == 0 {
@@ -1483,7 +1559,8 @@ impl Conn {
                     } else {
                         Counter::TcpDsackOfoRecv
                     });
-                    dsacking = self.dsack_seen(cx, l, r);
+                    segs = self.dsack_seen(cx, l, r);
+                    dsacking = segs > 0;
                     // FLAG_DSACK_TLP: one segment's duplicate, ending where the probe did.
                     dsack_tlp = dsacking
                         && (r - l) as u32 <= u32::from(self.mss.max(1))
@@ -1496,13 +1573,14 @@ impl Conn {
             }
             self.add_sacked(l.max(una), r);
         }
-        (dsacking, dsack_tlp)
+        (dsacking, dsack_tlp, segs)
     }
 
     /// `tcp_dsack_seen`: a D-SACK of `l..r`. Dubious — longer than any window the peer
     /// offered, or naming more duplicates than we ever retransmitted — it is ignored;
-    /// otherwise its segments count against the retransmissions undo waits on.
-    fn dsack_seen(&mut self, cx: &mut Ctx<'_>, l: SeqNum, r: SeqNum) -> bool {
+    /// otherwise its segments count against the retransmissions undo waits on. Returns
+    /// the duplicate segments it names (0: ignored).
+    fn dsack_seen(&mut self, cx: &mut Ctx<'_>, l: SeqNum, r: SeqNum) -> u32 {
         let len = (r - l).max(0) as u32;
         let mss = u32::from(self.mss.max(1));
         let dubious = len == 0 || len > self.max_window || {
@@ -1512,12 +1590,12 @@ impl Conn {
         };
         if dubious {
             cx.incr(Counter::TcpDsackIgnoredDubious);
-            return false;
+            return 0;
         }
         let segs = len.div_ceil(mss).max(1);
         cx.add(Counter::TcpDsackRecvSegs, u64::from(segs));
         self.undo.dsacked(r, segs);
-        true
+        segs
     }
 
     /// Add a SACKed range to the scoreboard, merged with those it overlaps or touches
@@ -1609,6 +1687,9 @@ impl Conn {
     fn rtt_sample(&mut self, rtt: Duration) {
         self.cc.on_rtt(rtt);
         let rtt = u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX).max(1);
+        if self.min_rtt_us == 0 || rtt < self.min_rtt_us {
+            self.min_rtt_us = rtt;
+        }
         if self.srtt_us == 0 {
             self.srtt_us = rtt;
             self.rttvar_us = rtt / 2;
@@ -2326,6 +2407,10 @@ impl Conn {
             self.loss_probe_timer(cx);
             return Next::Keep;
         }
+        if std::mem::take(&mut self.rtx_is_reo) {
+            self.reorder_timer(cx);
+            return Next::Keep;
+        }
         self.tlp_high_seq = None;
         self.tlp_now = false;
         if self.write_timed_out(cx) {
@@ -2937,25 +3022,29 @@ impl Conn {
         if newly == 0 || self.prior_cwnd == 0 {
             return;
         }
+        // In whole segments, as Linux counts packets: its rounding is part of the result.
         let mss = u32::from(self.mss.max(1));
+        let segs = |bytes: u32| bytes.div_ceil(mss);
         self.prr_delivered = self.prr_delivered.saturating_add(newly);
-        let pipe = self.pipe();
-        let mut sndcnt = if pipe > self.ssthresh {
-            let due = (u64::from(self.ssthresh) * u64::from(self.prr_delivered))
-                .div_ceil(u64::from(self.prior_cwnd));
-            (due as u32).saturating_sub(self.prr_out)
+        let pipe = segs(self.pipe());
+        let ssthresh = self.ssthresh / mss;
+        let (delivered, out) = (segs(self.prr_delivered), segs(self.prr_out));
+        let mut sndcnt = if pipe > ssthresh {
+            let due = (u64::from(ssthresh) * u64::from(delivered))
+                .div_ceil(u64::from(segs(self.prior_cwnd).max(1)));
+            (due.min(u64::from(u32::MAX)) as u32).saturating_sub(out)
         } else {
-            let mut n = self.prr_delivered.saturating_sub(self.prr_out).max(newly);
+            let mut n = delivered.saturating_sub(out).max(segs(newly));
             if una_advanced {
-                n += mss;
+                n += 1;
             }
-            n.min(self.ssthresh - pipe)
+            n.min(ssthresh - pipe)
         };
         // Force a fast retransmit upon entering recovery.
         if self.prr_out == 0 {
-            sndcnt = sndcnt.max(mss);
+            sndcnt = sndcnt.max(1);
         }
-        self.cwnd = pipe + sndcnt;
+        self.cwnd = pipe.saturating_add(sndcnt).saturating_mul(mss);
     }
 
     /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
