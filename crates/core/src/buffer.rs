@@ -1,6 +1,7 @@
 //! Send and receive buffers. Memory is taken when data flows, not per idle socket
 //! (DESIGN.md principle 3): an idle connection's buffers are empty `Vec`s.
 use std::collections::VecDeque;
+use thin_vec::ThinVec;
 
 /// Bytes the application wrote and the peer has not acknowledged yet, from SND.UNA on.
 #[derive(Debug, Default)]
@@ -86,7 +87,7 @@ pub(crate) struct RecvBuf {
     len: usize,
     /// Out-of-order ranges `[start, end)` as offsets from the end of the in-order part
     /// (i.e. from RCV.NXT), sorted, disjoint, never touching 0.
-    ooo: Vec<(usize, usize)>,
+    ooo: ThinVec<(usize, usize)>,
 }
 
 impl RecvBuf {
