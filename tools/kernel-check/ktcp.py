@@ -99,3 +99,41 @@ def accept_connection(tun, opts=None):
     c, _ = ls.accept()
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return c, s0
+
+def info(sock):
+    """The sender's state from TCP_INFO (struct tcp_info: 8 one-byte fields, then u32s)."""
+    b = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    u = struct.unpack_from("24I", b, 8)
+    return "ca=%d cwnd=%d ssthresh=%d retrans=%d unacked=%d rtt=%dus rto=%dus reord=%d" % (
+        b[1], u[18], u[17], u[7], u[4], u[15], u[0], u[20])
+
+RECOVERY_COUNTERS = ("LossProbe", "Undo", "Spurious", "Timeouts", "RetransSegs", "DSACK", "Recovery", "Reorder")
+
+def nstat_changes():
+    """Loss-recovery counters changed since the last call (nstat keeps the history)."""
+    out = os.popen("nstat -z 2>/dev/null").read().split("\n")
+    keep = [l.split() for l in out if any(k in l for k in RECOVERY_COUNTERS)]
+    return " | ".join(" ".join(f[:2]) for f in keep if len(f) > 1 and f[1] != "0")
+
+class Peer:
+    """The scripted remote end of an accepted connection: ACKs with SACK blocks, and what
+    the kernel sends printed with sequence numbers relative to its ISN."""
+    def __init__(self, tun, s0):
+        self.tun, self.s0 = tun, s0
+    def rel(self, q):
+        return (q["seq"] - self.s0, q["seq"] - self.s0 + q["len"])
+    def show(self, label, t=0.03):
+        for tt, q in self.tun.recv(t):
+            print("%.3f %s: %s %d:%d" % (tt, label, q["flags"], *self.rel(q)))
+    def ack(self, a, sack=None):
+        opts = [("nop",), ("nop",), ("sack", [(self.s0 + l, self.s0 + r) for l, r in sack])] if sack else []
+        self.tun.send(tcp_pkt(40000, 8080, ISN + 1, self.s0 + a, ".", 257, opts))
+    def wait_for_segment(self, label, limit=3.0):
+        """Print the first segment(s) the kernel sends within `limit` seconds."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            got = self.tun.recv(0.01)
+            for tt, q in got:
+                print("%.3f %s: %s %d:%d" % (tt, label, q["flags"], *self.rel(q)))
+            if got:
+                return
