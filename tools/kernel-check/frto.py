@@ -6,13 +6,7 @@ import os, sys; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktcp import *
 STORY = sys.argv[1]
 os.system("sysctl -qw net.ipv4.tcp_early_retrans=0")
-os.system("nstat -n >/dev/null")
-tun = Tun()
-c, s0 = accept_connection(tun)
-p = Peer(tun, s0)
-c.send(b"x" * 16000)
-p.show("sent", 0.02)
-print(info(c))
+c, p = sender_story(16000)
 if STORY[:5] != "dsack":
     p.wait_for_segment("RTO")
     print(info(c), nstat_changes())

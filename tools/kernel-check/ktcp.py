@@ -137,3 +137,15 @@ class Peer:
                 print("%.3f %s: %s %d:%d" % (tt, label, q["flags"], *self.rel(q)))
             if got:
                 return
+
+def sender_story(nbytes):
+    """Fresh counters, a connection accepted from the scripted peer, `nbytes` written by
+    the kernel's socket and its first flight printed: returns (socket, Peer)."""
+    os.system("nstat -n >/dev/null")
+    tun = Tun()
+    c, s0 = accept_connection(tun)
+    p = Peer(tun, s0)
+    c.send(b"x" * nbytes)
+    p.show("sent", 0.02)
+    print(info(c))
+    return c, p

@@ -2,13 +2,7 @@
 # resends it; the ACK beyond it (after new data) reduces the window once (CWR).
 import os, sys; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktcp import *
-os.system("nstat -n >/dev/null")
-tun = Tun()
-c, s0 = accept_connection(tun)
-p = Peer(tun, s0)
-c.send(b"x" * 10000)
-p.show("sent", 0.02)
-print(info(c))
+c, p = sender_story(10000)
 p.ack(9001)
 p.wait_for_segment("after ack 9001 (the probe)", 1.5)
 print(info(c), nstat_changes())
