@@ -18,6 +18,7 @@ def opts_bytes(opts):
         elif o[0] == "sackOK": out += b"\x04\x02"
         elif o[0] == "nop": out += b"\x01"
         elif o[0] == "wscale": out += struct.pack("!BBB", 3, 3, o[1])
+        elif o[0] == "TS": out += struct.pack("!BBII", 8, 10, o[1] & 0xffffffff, o[2] & 0xffffffff)
         elif o[0] == "sack":
             out += struct.pack("!BB", 5, 2 + 8 * len(o[1]))
             for l, r in o[1]: out += struct.pack("!II", l, r)
@@ -47,7 +48,7 @@ def parse(p):
     sport, dport, seq, ack, off, fl, win = struct.unpack("!HHIIBBH", t[:16])
     doff = (off >> 4) * 4
     flags = "".join(ch for ch, bit in (("S", 2), ("F", 1), ("R", 4), ("P", 8), (".", 16)) if fl & bit)
-    sack, i = [], 20
+    sack, ts, i = [], None, 20
     while i < doff:
         kind = t[i]
         if kind == 0: break
@@ -56,8 +57,11 @@ def parse(p):
         if kind == 5:
             for k in range(i + 2, i + ln, 8):
                 sack.append(struct.unpack("!II", t[k:k + 8]))
+        if kind == 8:
+            ts = struct.unpack("!II", t[i + 2:i + 10])
         i += max(ln, 2)
-    return dict(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win, len=len(t) - doff, sack=sack)
+    return dict(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags, win=win, len=len(t) - doff, sack=sack,
+                tsval=ts[0] if ts else None, tsecr=ts[1] if ts else None)
 
 class Tun:
     def __init__(self):
@@ -79,10 +83,13 @@ class Tun:
 
 ISN = 1000
 
-def accept_connection(tun, opts=None):
+def accept_connection(tun, opts=None, ts=False):
     """The remote peer's handshake with a kernel listener on LOCAL:8080 (MSS 1000, SACK,
-    window scale 7, no timestamps): returns the accepted socket and the kernel's ISN."""
-    os.system("sysctl -qw net.ipv4.tcp_timestamps=0")
+    window scale 7, timestamps only if `ts`): returns the accepted socket and the kernel's
+    ISN (with `ts`, also the SYN-ACK's TSval)."""
+    os.system("sysctl -qw net.ipv4.tcp_timestamps=%d" % (1 if ts else 0))
+    if ts and opts is None:
+        opts = [("mss", 1000), ("sackOK",), ("TS", 100, 0), ("nop",), ("wscale", 7)]
     ls = socket.socket()
     # CUBIC, Linux's default: the host may run another (this machine's kernel uses bbr,
     # whose recovery is not PRR's). Set on the listener, the child inherits it.
@@ -95,10 +102,11 @@ def accept_connection(tun, opts=None):
     synack = [q for _, q in tun.recv(0.2) if "S" in q["flags"]][0]
     s0 = synack["seq"]
     time.sleep(0.05)
-    tun.send(tcp_pkt(40000, 8080, ISN + 1, s0 + 1, ".", 257))
+    tun.send(tcp_pkt(40000, 8080, ISN + 1, s0 + 1, ".", 257,
+                     [("nop",), ("nop",), ("TS", 150, synack["tsval"])] if ts else []))
     c, _ = ls.accept()
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return c, s0
+    return (c, s0, synack["tsval"]) if ts else (c, s0)
 
 def info(sock):
     """The sender's state from TCP_INFO (struct tcp_info: 8 one-byte fields, then u32s)."""
@@ -118,15 +126,26 @@ def nstat_changes():
 class Peer:
     """The scripted remote end of an accepted connection: ACKs with SACK blocks, and what
     the kernel sends printed with sequence numbers relative to its ISN."""
-    def __init__(self, tun, s0):
-        self.tun, self.s0 = tun, s0
+    def __init__(self, tun, s0, ts=None):
+        """`ts`: the peer's timestamps are on; ACKs echo the kernel's latest TSval seen
+        unless told otherwise."""
+        self.tun, self.s0, self.ts, self.tsval = tun, s0, ts is not None, ts
+        self.seen = []
     def rel(self, q):
         return (q["seq"] - self.s0, q["seq"] - self.s0 + q["len"])
+    def note(self, tt, label, q):
+        if q["tsval"] is not None:
+            self.tsval = q["tsval"]
+        self.seen.append(q)
+        ts = " TSval %d" % q["tsval"] if q["tsval"] is not None else ""
+        print("%.3f %s: %s %d:%d%s" % (tt, label, q["flags"], *self.rel(q), ts))
     def show(self, label, t=0.03):
         for tt, q in self.tun.recv(t):
-            print("%.3f %s: %s %d:%d" % (tt, label, q["flags"], *self.rel(q)))
-    def ack(self, a, sack=None):
+            self.note(tt, label, q)
+    def ack(self, a, sack=None, ecr=None):
         opts = [("nop",), ("nop",), ("sack", [(self.s0 + l, self.s0 + r) for l, r in sack])] if sack else []
+        if self.ts:
+            opts = [("nop",), ("nop",), ("TS", 200, self.tsval if ecr is None else ecr)] + opts
         self.tun.send(tcp_pkt(40000, 8080, ISN + 1, self.s0 + a, ".", 257, opts))
     def wait_for_segment(self, label, limit=3.0):
         """Print the first segment(s) the kernel sends within `limit` seconds."""
@@ -134,17 +153,21 @@ class Peer:
         while time.monotonic() - t0 < limit:
             got = self.tun.recv(0.01)
             for tt, q in got:
-                print("%.3f %s: %s %d:%d" % (tt, label, q["flags"], *self.rel(q)))
+                self.note(tt, label, q)
             if got:
                 return
 
-def sender_story(nbytes):
+def sender_story(nbytes, ts=False):
     """Fresh counters, a connection accepted from the scripted peer, `nbytes` written by
     the kernel's socket and its first flight printed: returns (socket, Peer)."""
     os.system("nstat -n >/dev/null")
     tun = Tun()
-    c, s0 = accept_connection(tun)
-    p = Peer(tun, s0)
+    if ts:
+        c, s0, tsval = accept_connection(tun, ts=True)
+        p = Peer(tun, s0, tsval)
+    else:
+        c, s0 = accept_connection(tun)
+        p = Peer(tun, s0)
     c.send(b"x" * nbytes)
     p.show("sent", 0.02)
     print(info(c))
