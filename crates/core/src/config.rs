@@ -92,8 +92,9 @@ pub struct Config {
     pub hystart: bool,
     /// net.ipv4.tcp_dsack: report duplicate segments in a D-SACK block (RFC 2883).
     pub tcp_dsack: bool,
-    /// net.ipv4.tcp_recovery: bit 0x1 turns on RACK (here: lost retransmissions are
-    /// found in SACK recovery).
+    /// net.ipv4.tcp_recovery: bit 0x1 turns on RACK (here: the reorder timer — a hole
+    /// with data SACKed above it is lost a reordering window later — and lost
+    /// retransmissions found in SACK recovery).
     pub tcp_recovery: u8,
     /// net.ipv4.tcp_frto: after a retransmission timeout, F-RTO (RFC 5682, SACK-enhanced
     /// when SACK is on) sends new data on the first ACK and undoes the cut if the next one
@@ -786,8 +787,8 @@ const SETTINGS: &[Setting] = &[
     setting!(
         "net.ipv4.tcp_recovery",
         "0..=7",
-        "bit 0x1: RACK finds lost retransmissions in SACK recovery (the reorder timer and \
-         0x2/0x4 are not modelled)",
+        "bit 0x1: RACK — a hole with data SACKed above it is lost a reordering window later \
+         (the reorder timer), lost retransmissions are found (0x2/0x4 are not modelled)",
         |c| c.tcp_recovery.to_string(),
         |c, v| c.tcp_recovery = int(v, 0, 7)? as u8
     ),

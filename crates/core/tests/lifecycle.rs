@@ -984,3 +984,34 @@ fn a_fast_open_child_closed_before_its_syn_ack_left_still_sends_a_syn_ack() {
         "nothing resent: {again:?}"
     );
 }
+
+/// Congestion window validation (`tcp_cwnd_validate`, `tcp_is_cwnd_limited`): a
+/// request/response exchange that never fills the window does not grow it, however many
+/// ACKs come back — Linux grows cwnd only when it limits the flow (in slow start: while
+/// under twice what was out). A bulk transfer on the same connection then does grow it.
+#[test]
+fn an_application_limited_flow_does_not_inflate_the_window() {
+    let mut p = Pair::new(Config::linux());
+    let (c, _l, s) = p.establish();
+    let cwnd = |p: &Pair| p.a.tcp_info(p.now, c).unwrap().snd_cwnd;
+    assert_eq!(cwnd(&p), 10);
+    for _ in 0..200 {
+        p.a.write(p.now, c, &[7u8; 3000]).unwrap(); // three segments of a window of ten
+        p.run_for(Duration::from_millis(60));
+        let (got, _) = read_all(&mut p.b, p.now, s);
+        assert_eq!(got.len(), 3000);
+        p.b.write(p.now, s, b"ok").unwrap();
+        p.run_for(Duration::from_millis(60));
+        read_all(&mut p.a, p.now, c);
+    }
+    assert_eq!(
+        cwnd(&p),
+        10,
+        "600 segments acknowledged, the window never full"
+    );
+    // Now fill it: slow start doubles it per round trip.
+    p.a.write(p.now, c, &[7u8; 60_000]).unwrap();
+    p.run_for(Duration::from_millis(200));
+    read_all(&mut p.b, p.now, s);
+    assert!(cwnd(&p) >= 20, "a window-limited flow grows: {}", cwnd(&p));
+}
