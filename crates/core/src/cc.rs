@@ -70,7 +70,7 @@ struct Cubic {
     origin_point: u32,
     /// Time to reach `origin_point`, in 1/1024 s (`bic_K`).
     k: u64,
-    delay_min: Option<Duration>,
+    delay_min: OptMicros,
     epoch_start: Option<Instant>,
     ack_cnt: u32,
     /// The window Reno would have (`tcp_cwnd`), for the friendly region.
@@ -87,7 +87,7 @@ struct HyStart {
     round_start: Option<Instant>,
     last_ack: Instant,
     end_seq: u32,
-    curr_rtt: Option<Duration>,
+    curr_rtt: OptMicros,
     sample_cnt: u32,
 }
 
@@ -104,6 +104,21 @@ const HYSTART_DELAY_MAX: Duration = Duration::from_micros(16000);
 pub(crate) struct HyStartExit {
     pub(crate) train: bool,
     pub(crate) delay: bool,
+}
+
+/// An RTT that may not be known yet, in whole microseconds (0: none), 4 bytes — Linux keeps
+/// `delay_min` and `curr_rtt` as u32 µs too (a sample is at least 1 µs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct OptMicros(u32);
+
+impl OptMicros {
+    const NONE: OptMicros = OptMicros(0);
+    fn some(d: Duration) -> OptMicros {
+        OptMicros(u32::try_from(d.as_micros()).unwrap_or(u32::MAX).max(1))
+    }
+    fn get(self) -> Option<Duration> {
+        (self.0 != 0).then(|| Duration::from_micros(u64::from(self.0)))
+    }
 }
 
 /// `after(a, b)` on sequence numbers.
@@ -127,7 +142,7 @@ impl CongestionControl {
     /// An RTT sample (CUBIC keeps the smallest: `delay_min`).
     pub(crate) fn on_rtt(&mut self, rtt: Duration) {
         let c = &mut self.cubic;
-        c.delay_min = Some(c.delay_min.map_or(rtt, |d| d.min(rtt)));
+        c.delay_min = OptMicros::some(c.delay_min.get().map_or(rtt, |d| d.min(rtt)));
     }
 
     /// The slow-start threshold after a loss (`ssthresh` op), in segments.
@@ -170,7 +185,7 @@ impl CongestionControl {
             round_start: Some(now),
             last_ack: now,
             end_seq: snd_nxt,
-            curr_rtt: None,
+            curr_rtt: OptMicros::NONE,
             sample_cnt: 0,
         };
     }
@@ -239,7 +254,7 @@ impl CongestionControl {
         if cwnd < HYSTART_LOW_WINDOW {
             return None;
         }
-        let delay_min = self.cubic.delay_min.unwrap_or(delay);
+        let delay_min = self.cubic.delay_min.get().unwrap_or(delay);
         let h = &mut self.cubic.hystart;
         let mut exit = HyStartExit::default();
         // The ACK train: ACKs back to back for longer than half the minimum RTT (no
@@ -254,13 +269,13 @@ impl CongestionControl {
         }
         // The delay: the round's smallest RTT of eight grew by an eighth of the minimum
         // (4 to 16 ms) — a queue is building.
-        let curr = *h.curr_rtt.get_or_insert(delay);
-        h.curr_rtt = Some(curr.min(delay));
+        let curr = h.curr_rtt.get().unwrap_or(delay);
+        h.curr_rtt = OptMicros::some(curr.min(delay));
         if h.sample_cnt < HYSTART_MIN_SAMPLES {
             h.sample_cnt += 1;
         } else {
             let thresh = (delay_min / 8).clamp(HYSTART_DELAY_MIN, HYSTART_DELAY_MAX);
-            if h.curr_rtt.unwrap_or(delay) > delay_min + thresh {
+            if h.curr_rtt.get().unwrap_or(delay) > delay_min + thresh {
                 h.found = true;
                 exit.delay = true;
             }
@@ -334,7 +349,8 @@ impl Cubic {
                 now
             });
             // t: time since the epoch began, plus the minimum RTT, in 1/1024 s.
-            let since = now.saturating_duration_since(epoch) + self.delay_min.unwrap_or_default();
+            let since =
+                now.saturating_duration_since(epoch) + self.delay_min.get().unwrap_or_default();
             let t = (since.as_micros() as u64) * 1024 / 1_000_000;
             let offs = t.abs_diff(self.k);
             let delta = (CUBE_RTT_SCALE * offs * offs * offs) >> (10 + 3 * HZ_SHIFT);
