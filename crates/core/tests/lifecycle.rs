@@ -1002,7 +1002,7 @@ fn an_application_limited_flow_does_not_inflate_the_window() {
         assert_eq!(got.len(), 3000);
         p.b.write(p.now, s, b"ok").unwrap();
         p.run_for(Duration::from_millis(60));
-        read_all(&mut p.a, p.now, c);
+        let _ = read_all(&mut p.a, p.now, c);
     }
     assert_eq!(
         cwnd(&p),
@@ -1012,6 +1012,6 @@ fn an_application_limited_flow_does_not_inflate_the_window() {
     // Now fill it: slow start doubles it per round trip.
     p.a.write(p.now, c, &[7u8; 60_000]).unwrap();
     p.run_for(Duration::from_millis(200));
-    read_all(&mut p.b, p.now, s);
+    let _ = read_all(&mut p.b, p.now, s);
     assert!(cwnd(&p) >= 20, "a window-limited flow grows: {}", cwnd(&p));
 }
