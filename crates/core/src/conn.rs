@@ -331,7 +331,7 @@ pub(crate) struct Learned {
 }
 
 /// An active Fast Open attempt: what the first SYN carries, and what its SYN-ACK taught.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ActiveFastOpen {
     /// connect() returned 0 under TCP_FASTOPEN_CONNECT: the SYN waits for the first
     /// write (Linux's DEFER_CONNECT).
@@ -346,7 +346,9 @@ pub(crate) struct ActiveFastOpen {
     pub(crate) syn_data: u32,
     /// From the SYN-ACK, for the stack's cookie cache: the MSS, the cookie if any (and
     /// whether it came in the experimental form), and `try_exp`.
-    pub(crate) learned: Option<Learned>,
+    /// Boxed: it lives from the SYN-ACK to the end of that segment's processing, and a
+    /// connection's every byte counts.
+    pub(crate) learned: Option<Box<Learned>>,
     /// SYN data the SYN-ACK did not acknowledge: resent as one segment of its own, with
     /// PSH, as Linux retransmits the SYN-data skb.
     pub(crate) resend: u32,
@@ -924,7 +926,7 @@ impl Conn {
     /// `tcp_rcv_fastopen_synack`: how much of the SYN's data was acknowledged, and the
     /// cookie to remember (only one we asked for: an unsolicited cookie is ignored).
     fn fastopen_synack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, ack: SeqNum) {
-        let fo = self.fo;
+        let fo = self.fo.clone();
         if !fo.option && fo.syn_data == 0 {
             return;
         }
@@ -955,11 +957,11 @@ impl Conn {
             (true, true) => 2,
             (false, _) => 0,
         };
-        self.fo.learned = Some(Learned {
+        self.fo.learned = Some(Box::new(Learned {
             mss: seg.options.mss.unwrap_or(0),
             cookie,
             try_exp,
-        });
+        }));
         self.fo.option = false;
         self.fo.syn_data = 0;
     }
@@ -3181,7 +3183,7 @@ impl Conn {
             // retransmitted SYN carries neither (tcp_send_syn_data's fallback).
             let mut len = 0;
             if !simultaneous && self.retransmits == 0 {
-                let fo = self.fo;
+                let fo = self.fo.clone();
                 if fo.option {
                     let kind = if fo.exp {
                         synack_wire::FastOpenKind::Experimental
