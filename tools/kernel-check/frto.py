@@ -1,12 +1,14 @@
 # F-RTO and undo stories against the kernel (tests/drill/frto_*.pkt, undo_dsack_full.pkt):
-#   python3 frto.py spurious|spurious_sack|real|dsack|dsack_full
+#   python3 frto.py spurious|spurious_sack|real|dsack|dsack_full [--nosack]
+#   python3 frto.py real_nosack --nosack
 # The dsack ones also show RACK starting recovery on the first SACK, a reordering window
 # (a quarter of the minimum RTT) later.
 import os, sys; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ktcp import *
 STORY = sys.argv[1]
+SACK = "--nosack" not in sys.argv
 os.system("sysctl -qw net.ipv4.tcp_early_retrans=0")
-c, p = sender_story(16000)
+c, p = sender_story(16000, sack=SACK)
 if STORY[:5] != "dsack":
     p.wait_for_segment("RTO")
     print(info(c), nstat_changes())
@@ -17,6 +19,10 @@ if STORY == "spurious":
     step("after ack 3001", 3001)
 elif STORY == "spurious_sack":
     step("after ack 2001", 2001)
+elif STORY == "real_nosack":
+    step("after ack 1001", 1001)
+    step("after dupack", 1001)
+    step("after dupack", 1001)
 elif STORY == "real":
     step("after ack 1001", 1001)
     step("after sack 10001:11001", 1001, [(10001, 11001)])

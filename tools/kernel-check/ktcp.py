@@ -157,16 +157,18 @@ class Peer:
             if got:
                 return
 
-def sender_story(nbytes, ts=False):
-    """Fresh counters, a connection accepted from the scripted peer, `nbytes` written by
-    the kernel's socket and its first flight printed: returns (socket, Peer)."""
+def sender_story(nbytes, ts=False, sack=True):
+    """Fresh counters, a connection accepted from the scripted peer (without SACK if
+    `sack` is false), `nbytes` written by the kernel's socket and its first flight
+    printed: returns (socket, Peer)."""
     os.system("nstat -n >/dev/null")
     tun = Tun()
     if ts:
         c, s0, tsval = accept_connection(tun, ts=True)
         p = Peer(tun, s0, tsval)
     else:
-        c, s0 = accept_connection(tun)
+        opts = None if sack else [("mss", 1000), ("nop",), ("nop",), ("nop",), ("wscale", 7)]
+        c, s0 = accept_connection(tun, opts)
         p = Peer(tun, s0)
     c.send(b"x" * nbytes)
     p.show("sent", 0.02)

@@ -1144,8 +1144,13 @@ impl Conn {
                 .min(i32::MAX as u32)
                 .saturating_add(dsacked);
             self.process_tlp_ack(cx, ack, dup && !data_sacked, dsack_tlp);
-            if self.loss.is_some() {
+            if let Some(high) = self.loss {
                 // CA_Loss: the timeout's retransmissions carry on; no fast recovery.
+                // Without SACK, a duplicate ACK after F-RTO's new data says one of them
+                // arrived (tcp_add_reno_sack): it leaves the flight.
+                if dup && !self.neg.sack && self.snd_max > high {
+                    self.dupacks += 1;
+                }
                 self.process_loss(cx, tsecr, false, orig_acked, data_sacked, dup);
                 return;
             }
@@ -2903,8 +2908,14 @@ impl Conn {
                 // Retransmissions resumed below data first sent after the timeout: that
                 // data is in flight (only what was out at the timeout was presumed lost).
                 let from = high.max(self.snd_nxt);
+                let reno_sacked = if self.neg.sack {
+                    0
+                } else {
+                    self.dupacks.saturating_mul(u32::from(self.mss.max(1)))
+                };
                 let after = ((self.snd_max - from).max(0) as u32)
-                    .saturating_sub(self.sacked_between(from, self.snd_max));
+                    .saturating_sub(self.sacked_between(from, self.snd_max))
+                    .saturating_sub(reno_sacked);
                 out = out.saturating_add(after);
             }
         }
