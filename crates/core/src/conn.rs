@@ -237,6 +237,10 @@ pub(crate) struct Conn {
     /// still missing an RTT after it left, while data sent after it has arrived, was lost
     /// too (RACK, RFC 8985 6.2: `tcp_rack_detect_loss` finds lost retransmissions).
     rtx_log: ThinVec<(SeqNum, SeqNum, Instant, SeqNum)>,
+    /// RACK (RFC 8985 6.2): a retransmission was delivered, so everything first sent
+    /// before it — all below SND.MAX when it left — and not SACKed is lost, above the
+    /// highest SACK too (in recovery the reordering window is 0).
+    rack_lost_high: Option<SeqNum>,
     /// Retransmissions found lost: resent before any further hole.
     lost_again: ThinVec<(SeqNum, SeqNum)>,
     /// The receiver's SACK blocks by recency (`selective_acks`): a byte of each of the
@@ -624,6 +628,7 @@ impl Conn {
             sent_times: std::collections::VecDeque::new(),
             rtx_log: ThinVec::new(),
             lost_again: ThinVec::new(),
+            rack_lost_high: None,
             sack_recent: ThinVec::new(),
             dsack: None,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
@@ -1111,6 +1116,7 @@ impl Conn {
 
         let mark = self.delivered_mark();
         let prior_una = self.snd_una;
+        let prior_recover = self.recover;
         // F-RTO's evidence: data never retransmitted (above what the timeout's
         // retransmissions covered, below SND.MAX at the timeout) newly SACKed or ACKed.
         let orig_from = self.frto_resume.unwrap_or(self.snd_nxt).max(prior_una);
@@ -1122,6 +1128,7 @@ impl Conn {
         };
         let (orig_before, sacked_before) = (orig(self), self.sacked_between(una, top));
         let prior_fack = self.sacked.last().map_or(prior_una, |&(_, r)| r);
+        let prior_lost_top = self.lost_top();
         let (dsacking, dsack_tlp, dsack_segs) = self.update_scoreboard(cx, seg, ack);
         // A needless retransmission the D-SACK names was delivered too (tcp_dsack_seen's
         // sack_delivered): it counts for slow start and PRR.
@@ -1160,6 +1167,7 @@ impl Conn {
                     self.cwnd += self.mss as u32;
                 }
             }
+            self.rack_advance(cx, tsecr);
             if dsacking && self.try_undo_dsack(cx) {
                 self.try_to_open();
             }
@@ -1250,6 +1258,7 @@ impl Conn {
             }
         }
         self.process_tlp_ack(cx, ack, false, dsack_tlp);
+        self.rack_advance(cx, tsecr);
         // A hole filled by its original transmission: reordering, not loss.
         if self.loss.is_none() && prior_fack > prior_una && self.never_retransmitted(prior_una) {
             self.check_reordering(cx, prior_una, false);
@@ -1288,6 +1297,25 @@ impl Conn {
         } else if dsacking && self.try_undo_dsack(cx) {
             self.try_to_open();
         }
+        // tcp_time_to_recover on an ACK that moved SND.UNA too: the SACK blocks (or RACK,
+        // after an undo) still show data lost — unless retransmissions of an earlier
+        // episode are still out above SND.UNA: RACK judges those by when they left, which
+        // this scoreboard does not keep, so the next duplicate ACK decides.
+        if self.recover.is_none()
+            && self.loss.is_none()
+            && self.neg.sack
+            && self.retransmits == 0
+            && self.never_retransmitted(ack)
+            && (self.sacked.first().is_some_and(|&(l, _)| l > ack)
+                || self.rack_lost_high.is_some_and(|h| h > ack))
+            && self.sack_says_head_lost()
+        {
+            self.enter_recovery(cx);
+        }
+        // Data this ACK showed lost (`newly_lost`): PRR's extra segment for an advancing
+        // ACK is only for a recovery with nothing newly lost.
+        let newly_lost = self.lost_top() > prior_lost_top.max(ack)
+            || (self.recover.is_some() && prior_recover.is_none());
 
         // Congestion control.
         let newly = self
@@ -1302,7 +1330,7 @@ impl Conn {
                 // A partial ACK in SACK recovery: PRR sets the window; the lost holes
                 // go out as it allows.
                 self.rack_lost_retransmits(cx);
-                self.prr_update(newly, true);
+                self.prr_update(newly, !newly_lost);
                 false
             }
             Some(_) if self.neg.sack => {
@@ -1523,10 +1551,11 @@ impl Conn {
             self.rtx_at = Some(self.snd_una);
         }
         cx.incr(Counter::TcpFastRetrans);
-        cx.incr(if self.sacked.is_empty() {
-            Counter::TcpRenoRecovery
-        } else {
+        // tcp_is_reno: by what the connection negotiated.
+        cx.incr(if self.neg.sack {
             Counter::TcpSackRecovery
+        } else {
+            Counter::TcpRenoRecovery
         });
     }
 
@@ -1634,14 +1663,54 @@ impl Conn {
     /// head, or DupThresh separate ranges: the head is lost, not reordered.
     fn sack_says_head_lost(&self) -> bool {
         let bytes = self.sacked_below(self.snd_max);
-        let thresh = 3u32;
-        bytes > (thresh - 1) * self.mss as u32 || self.sacked.len() >= thresh as usize
+        let thresh = u32::from(self.reordering);
+        bytes > (thresh - 1) * self.mss as u32
+            || self.sacked.len() >= thresh as usize
+            || self.lost_top() > self.sacked.last().map_or(self.snd_una, |&(_, r)| r)
+    }
+
+    /// Where the data counted lost ends: the highest SACKed byte (every hole below it was
+    /// sent before data that arrived), or further if RACK saw a later retransmission
+    /// delivered.
+    fn lost_top(&self) -> SeqNum {
+        let sacked = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
+        let rack = self
+            .rack_lost_high
+            .filter(|&h| h > self.snd_una)
+            .map_or(self.snd_una, |h| h.min(self.snd_max));
+        sacked.max(rack)
+    }
+
+    /// `tcp_rack_advance` for retransmissions: one the peer now has (cumulatively or
+    /// SACKed), at least a minimum RTT after it left and not echoing an older timestamp
+    /// (so not the original's ACK: `tcp_skb_spurious_retrans`), makes everything first
+    /// sent before it lost.
+    fn rack_advance(&mut self, cx: &Ctx<'_>, tsecr: Option<u32>) {
+        if cx.cfg.tcp_recovery & 1 == 0 || !self.neg.sack || self.rtx_log.is_empty() {
+            return;
+        }
+        let una = self.snd_una;
+        let min_rtt = Duration::from_micros(u64::from(self.min_rtt_us));
+        let sacked = &self.sacked;
+        let mut high = self.rack_lost_high.unwrap_or(una);
+        let echo = tsecr.filter(|&e| self.neg.ts && e != 0);
+        for &(l, r, at, max_then) in self.rtx_log.iter() {
+            let l = l.max(una);
+            let i = sacked.partition_point(|&(a, _)| a <= l);
+            let delivered = r <= una || (i > 0 && r <= sacked[i - 1].1);
+            let spurious =
+                echo.is_some_and(|e| (e.wrapping_sub(ts_now(at, self.ts_off)) as i32) < 0);
+            if delivered && !spurious && cx.now.saturating_duration_since(at) >= min_rtt {
+                high = high.max(max_then);
+            }
+        }
+        self.rack_lost_high = (high > una).then_some(high);
     }
 
     /// The next hole to resend in SACK recovery: the first byte at or after SND.UNA and
     /// HighRxt that the peer does not have, below the highest SACKed byte.
     fn next_hole(&self) -> Option<SeqNum> {
-        let top = self.sacked.last()?.1;
+        let top = self.lost_top();
         let mut at = self.snd_una.max(self.high_rxt);
         for &(l, r) in &self.sacked {
             if at < l {
@@ -2919,7 +2988,7 @@ impl Conn {
                 out = out.saturating_add(after);
             }
         }
-        if self.sacked.is_empty() {
+        if self.sacked.is_empty() && self.rack_lost_high.is_none() {
             return out;
         }
         // SACKed bytes below SND.NXT (after an RTO rewound it, those above are not out).
@@ -2959,16 +3028,20 @@ impl Conn {
     fn holes(&self) -> (u32, u32) {
         let (mut lost, mut resent) = (0u32, 0u32);
         let mut at = self.snd_una;
-        for &(l, r) in &self.sacked {
-            if at < l {
-                lost += (l - at) as u32;
-                let top = self.high_rxt.min(l);
-                if at < top {
-                    resent += (top - at) as u32;
+        let mut hole = |from: SeqNum, to: SeqNum| {
+            if from < to {
+                lost += (to - from) as u32;
+                let top = self.high_rxt.min(to);
+                if from < top {
+                    resent += (top - from) as u32;
                 }
             }
+        };
+        for &(l, r) in &self.sacked {
+            hole(at, l);
             at = at.max(r);
         }
+        hole(at, self.lost_top());
         (lost, resent)
     }
 
