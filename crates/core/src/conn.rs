@@ -3804,7 +3804,7 @@ pub(crate) fn our_wscale(cfg: &Config, opts: &SockOpts) -> u8 {
         // SO_RCVBUF locks the buffer: the window clamp is its window share (half, as
         // Linux's default scaling_ratio), and the scale is chosen for that
         // (tcp_openreq_init_rwin, tcp_select_initial_window).
-        space = space.min((locked / 2).max(1));
+        space = space.min((locked.get() / 2).max(1));
     }
     (space.ilog2().saturating_sub(15)).min(14) as u8
 }

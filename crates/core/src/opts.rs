@@ -1,14 +1,15 @@
 //! Per-socket options. A listener's options are inherited by the children it accepts,
 //! as Linux's `sk_clone_lock()` copies them.
 use crate::Config;
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU8};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SockOpts {
     pub(crate) reuse_addr: bool,
     /// SO_RCVBUF as stored (already doubled, as Linux does); `None` = tcp_rmem default.
-    pub(crate) rcvbuf: Option<u32>,
-    pub(crate) sndbuf: Option<u32>,
+    pub(crate) rcvbuf: Option<NonZeroU32>,
+    pub(crate) sndbuf: Option<NonZeroU32>,
     pub(crate) linger: Option<u32>,
     pub(crate) keepalive: bool,
     pub(crate) nodelay: bool,
@@ -17,9 +18,11 @@ pub(crate) struct SockOpts {
     pub(crate) linger2: Option<i32>,
     /// TCP_USER_TIMEOUT, ms (0 = off).
     pub(crate) user_timeout: u32,
-    pub(crate) keepidle: Option<u32>,
-    pub(crate) keepintvl: Option<u32>,
-    pub(crate) keepcnt: Option<u32>,
+    /// TCP_KEEPIDLE / TCP_KEEPINTVL (1..=32767 s) and TCP_KEEPCNT (1..=127): in the
+    /// smallest types their ranges allow, since every connection carries its options.
+    pub(crate) keepidle: Option<NonZeroU16>,
+    pub(crate) keepintvl: Option<NonZeroU16>,
+    pub(crate) keepcnt: Option<NonZeroU8>,
     /// TCP_FASTOPEN_CONNECT: connect() defers the SYN to the first write when a cookie
     /// is cached.
     pub(crate) fastopen_connect: bool,
@@ -31,23 +34,24 @@ pub(crate) struct SockOpts {
 
 impl SockOpts {
     pub(crate) fn rcvbuf(&self, cfg: &Config) -> u32 {
-        self.rcvbuf.unwrap_or(cfg.tcp_rmem[1])
+        self.rcvbuf.map_or(cfg.tcp_rmem[1], NonZeroU32::get)
     }
     pub(crate) fn sndbuf(&self, cfg: &Config) -> u32 {
-        self.sndbuf.unwrap_or(cfg.tcp_wmem[1])
+        self.sndbuf.map_or(cfg.tcp_wmem[1], NonZeroU32::get)
     }
     pub(crate) fn keepidle(&self, cfg: &Config) -> Duration {
         self.keepidle
-            .map(|s| Duration::from_secs(s.into()))
+            .map(|s| Duration::from_secs(s.get().into()))
             .unwrap_or(cfg.tcp_keepalive_time)
     }
     pub(crate) fn keepintvl(&self, cfg: &Config) -> Duration {
         self.keepintvl
-            .map(|s| Duration::from_secs(s.into()))
+            .map(|s| Duration::from_secs(s.get().into()))
             .unwrap_or(cfg.tcp_keepalive_intvl)
     }
     pub(crate) fn keepcnt(&self, cfg: &Config) -> u32 {
-        self.keepcnt.unwrap_or(cfg.tcp_keepalive_probes)
+        self.keepcnt
+            .map_or(cfg.tcp_keepalive_probes, |n| u32::from(n.get()))
     }
     pub(crate) fn syn_retries(&self, cfg: &Config) -> u32 {
         self.syncnt

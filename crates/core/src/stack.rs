@@ -19,6 +19,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU8};
 use std::time::Duration;
 use synack_wire::{IpInfo, Packet, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
 
@@ -2399,11 +2400,11 @@ impl Stack {
             SockOpt::ReuseAddr(v) => o.reuse_addr = v,
             SockOpt::RcvBuf(v) => {
                 let v = v.min(cfg.rmem_max).min(i32::MAX as u32 / 2);
-                o.rcvbuf = Some((v * 2).max(2304));
+                o.rcvbuf = NonZeroU32::new((v * 2).max(2304));
             }
             SockOpt::SndBuf(v) => {
                 let v = v.min(cfg.wmem_max).min(i32::MAX as u32 / 2);
-                o.sndbuf = Some((v * 2).max(4608));
+                o.sndbuf = NonZeroU32::new((v * 2).max(4608));
             }
             SockOpt::Linger(v) => o.linger = v,
             SockOpt::KeepAlive(v) => o.keepalive = v,
@@ -2432,19 +2433,19 @@ impl Stack {
                 if !(1..=32767).contains(&v) {
                     return Err(Errno::EINVAL);
                 }
-                o.keepidle = Some(v);
+                o.keepidle = u16::try_from(v).ok().and_then(NonZeroU16::new);
             }
             SockOpt::KeepIntvl(v) => {
                 if !(1..=32767).contains(&v) {
                     return Err(Errno::EINVAL);
                 }
-                o.keepintvl = Some(v);
+                o.keepintvl = u16::try_from(v).ok().and_then(NonZeroU16::new);
             }
             SockOpt::KeepCnt(v) => {
                 if !(1..=127).contains(&v) {
                     return Err(Errno::EINVAL);
                 }
-                o.keepcnt = Some(v);
+                o.keepcnt = u8::try_from(v).ok().and_then(NonZeroU8::new);
             }
             SockOpt::Error(_) => return Err(Errno::ENOPROTOOPT),
             SockOpt::FastOpen(_) | SockOpt::FastOpenKey { .. } => unreachable!("handled above"),
