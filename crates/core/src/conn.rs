@@ -2532,6 +2532,20 @@ impl Conn {
     /// recovery already cut it — and what it was is kept for undo. F-RTO judges the
     /// timeout unless it struck in a fast recovery (a repeated timeout still qualifies).
     fn enter_loss(&mut self, cx: &mut Ctx<'_>) {
+        if self.retransmits == 0 {
+            // tcp_retransmit_timer: a first timeout counted by the state it ends.
+            let failed = match (self.ca_state(), self.neg.sack) {
+                (3, true) => Some(Counter::TcpSackRecoveryFail),
+                (3, false) => Some(Counter::TcpRenoRecoveryFail),
+                (4, _) => Some(Counter::TcpLossFailures),
+                (1, true) => Some(Counter::TcpSackFailures),
+                (1, false) => Some(Counter::TcpRenoFailures),
+                _ => None,
+            };
+            if let Some(c) = failed {
+                cx.incr(c);
+            }
+        }
         let new_recovery = self.recover.is_none() && self.loss.is_none();
         let episode_over = self.recover.is_none()
             && (self.loss.is_none() || self.retransmits == 0 || self.snd_una >= self.snd_max);

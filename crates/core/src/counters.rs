@@ -120,6 +120,11 @@ counters! {
     TcpSackReorder => "TcpExtTCPSACKReorder",
     TcpTsReorder => "TcpExtTCPTSReorder",
     TcpLossProbeRecovery => "TcpExtTCPLossProbeRecovery",
+    TcpSackRecoveryFail => "TcpExtTCPSackRecoveryFail",
+    TcpRenoRecoveryFail => "TcpExtTCPRenoRecoveryFail",
+    TcpLossFailures => "TcpExtTCPLossFailures",
+    TcpSackFailures => "TcpExtTCPSackFailures",
+    TcpRenoFailures => "TcpExtTCPRenoFailures",
 }
 
 /// All counters of one stack.
