@@ -8,21 +8,26 @@ use thin_vec::ThinVec;
 pub(crate) struct SendBuf {
     data: VecDeque<u8>,
     /// The most bytes the application may have queued (SO_SNDBUF, in payload bytes).
-    pub(crate) limit: usize,
+    limit: u32,
 }
 
 impl SendBuf {
     pub(crate) fn new(limit: usize) -> Self {
-        SendBuf {
-            data: VecDeque::new(),
-            limit,
-        }
+        let mut s = SendBuf::default();
+        s.set_limit(limit);
+        s
+    }
+    pub(crate) fn limit(&self) -> usize {
+        self.limit as usize
+    }
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = u32::try_from(limit).unwrap_or(u32::MAX);
     }
     pub(crate) fn len(&self) -> usize {
         self.data.len()
     }
     pub(crate) fn free(&self) -> usize {
-        self.limit.saturating_sub(self.data.len())
+        self.limit().saturating_sub(self.data.len())
     }
     /// Queue as much of `bytes` as fits; returns how much.
     pub(crate) fn push(&mut self, bytes: &[u8]) -> usize {
@@ -80,11 +85,13 @@ const FIRST_RING: usize = 4096;
 /// allocates nothing per segment.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
-    ring: Vec<u8>,
-    cap: usize,
-    head: usize,
-    /// In-order bytes not yet read.
-    len: usize,
+    /// The ring, its whole length in use (zeroed by the allocator: `calloc`).
+    ring: Box<[u8]>,
+    /// The most bytes to hold; the read position; in-order bytes not yet read — in
+    /// `u32`, as every connection carries them.
+    cap: u32,
+    head: u32,
+    len: u32,
     /// Out-of-order ranges `[start, end)` as offsets from the end of the in-order part
     /// (i.e. from RCV.NXT), sorted, disjoint, never touching 0.
     ooo: ThinVec<(usize, usize)>,
@@ -93,19 +100,25 @@ pub(crate) struct RecvBuf {
 impl RecvBuf {
     pub(crate) fn new(cap: usize) -> Self {
         RecvBuf {
-            cap,
+            cap: to_u32(cap),
             ..Default::default()
         }
     }
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
     pub(crate) fn capacity(&self) -> usize {
-        self.cap
+        self.cap as usize
+    }
+    fn cap(&self) -> usize {
+        self.cap as usize
+    }
+    fn head(&self) -> usize {
+        self.head as usize
     }
     /// Room after RCV.NXT: what the receive window may offer.
     pub(crate) fn space(&self) -> usize {
-        self.cap.saturating_sub(self.len)
+        self.cap().saturating_sub(self.len())
     }
     pub(crate) fn has_ooo(&self) -> bool {
         !self.ooo.is_empty()
@@ -118,18 +131,20 @@ impl RecvBuf {
     /// The ring's own rules: in-order bytes within the capacity, out-of-order ranges
     /// sorted, disjoint, not touching RCV.NXT, inside the capacity.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.len > self.cap.max(self.ring.len()) {
+        if self.len() > self.cap().max(self.ring.len()) {
             return Err(format!(
                 "receive queue holds {} > capacity {}",
-                self.len, self.cap
+                self.len(),
+                self.cap()
             ));
         }
         let mut prev_end = 0;
         for &(s, e) in &self.ooo {
-            if s >= e || s <= prev_end || self.len + e > self.ring.len().max(self.cap) {
+            if s >= e || s <= prev_end || self.len() + e > self.ring.len().max(self.cap()) {
                 return Err(format!(
                     "out-of-order ranges {:?} (in order {})",
-                    self.ooo, self.len
+                    self.ooo,
+                    self.len()
                 ));
             }
             prev_end = e;
@@ -138,28 +153,28 @@ impl RecvBuf {
     }
 
     pub(crate) fn set_capacity(&mut self, cap: usize) {
-        if cap == self.cap {
+        if cap == self.cap() {
             return;
         }
         if self.ring.is_empty() {
-            self.cap = cap;
+            self.cap = to_u32(cap);
             return;
         }
         // Re-lay the ring out: keep in-order bytes, drop out-of-order ones (the peer resends).
-        let cap = cap.max(self.len);
-        let mut ring = vec![0u8; cap];
-        let mut tmp = Vec::with_capacity(self.len);
-        self.copy_out(self.len, &mut tmp);
+        let cap = cap.max(self.len());
+        let mut ring = zeroed(cap);
+        let mut tmp = Vec::with_capacity(self.len());
+        self.copy_out(self.len(), &mut tmp);
         ring[..tmp.len()].copy_from_slice(&tmp);
         self.ring = ring;
-        self.cap = cap;
+        self.cap = to_u32(cap);
         self.head = 0;
         self.ooo.clear();
     }
 
     fn copy_out(&self, n: usize, out: &mut Vec<u8>) {
-        let first = n.min(self.ring.len() - self.head);
-        out.extend_from_slice(&self.ring[self.head..self.head + first]);
+        let first = n.min(self.ring.len() - self.head());
+        out.extend_from_slice(&self.ring[self.head()..self.head() + first]);
         out.extend_from_slice(&self.ring[..n - first]);
     }
 
@@ -172,7 +187,7 @@ impl RecvBuf {
     /// one segment, so memory stays bounded.
     pub(crate) fn insert(&mut self, off: usize, data: &[u8]) -> Option<usize> {
         let space = self.space();
-        let whole = off == 0 && self.len <= self.cap && self.ooo.is_empty();
+        let whole = off == 0 && self.len() <= self.cap() && self.ooo.is_empty();
         if (off >= space && !whole) || data.is_empty() {
             return None;
         }
@@ -186,14 +201,14 @@ impl RecvBuf {
         }
         // The ring grows as data arrives, up to the capacity: a 1-byte exchange does not
         // take (and zero) a whole SO_RCVBUF of memory.
-        let need = self.len + off + n;
+        let need = self.len() + off + n;
         if self.ring.is_empty() {
-            self.ring = vec![0u8; need.max(self.cap.min(FIRST_RING))];
+            self.ring = zeroed(need.max(self.cap().min(FIRST_RING)));
         } else if need > self.ring.len() {
             self.grow(need);
         }
         let size = self.ring.len();
-        let start = (self.head + self.len + off) % size;
+        let start = (self.head() + self.len() + off) % size;
         let first = n.min(size - start);
         self.ring[start..start + first].copy_from_slice(&data[..first]);
         self.ring[..n - first].copy_from_slice(&data[first..n]);
@@ -216,7 +231,7 @@ impl RecvBuf {
         for r in &mut self.ooo {
             *r = (r.0 - adv, r.1 - adv);
         }
-        self.len += adv;
+        self.len += to_u32(adv);
         Some(adv)
     }
 
@@ -228,7 +243,7 @@ impl RecvBuf {
 
     /// How many out-of-order ranges this buffer may hold.
     fn max_ranges(&self) -> usize {
-        (self.cap / OOO_RANGE_BYTES).max(MIN_OOO_RANGES)
+        (self.cap() / OOO_RANGE_BYTES).max(MIN_OOO_RANGES)
     }
 
     fn can_add_range(&self, s: usize, e: usize) -> bool {
@@ -258,28 +273,28 @@ impl RecvBuf {
     /// when an in-order segment overshoots it): the bytes from the read position to the
     /// end of the last out-of-order range move to its front, offsets unchanged.
     fn grow(&mut self, need: usize) {
-        let size = need.max(self.ring.len() * 2).min(self.cap.max(need));
-        let extent = self.len + self.ooo.last().map_or(0, |&(_, e)| e);
+        let size = need.max(self.ring.len() * 2).min(self.cap().max(need));
+        let extent = self.len() + self.ooo.last().map_or(0, |&(_, e)| e);
         let mut ring = Vec::with_capacity(size);
         self.copy_out(extent, &mut ring);
         ring.resize(size, 0);
-        self.ring = ring;
+        self.ring = ring.into_boxed_slice();
         self.head = 0;
     }
 
     /// Read up to `buf.len()` in-order bytes.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> usize {
-        let n = buf.len().min(self.len);
+        let n = buf.len().min(self.len());
         if n == 0 {
             return 0;
         }
         let size = self.ring.len();
-        let first = n.min(size - self.head);
-        buf[..first].copy_from_slice(&self.ring[self.head..self.head + first]);
+        let first = n.min(size - self.head());
+        buf[..first].copy_from_slice(&self.ring[self.head()..self.head() + first]);
         buf[first..n].copy_from_slice(&self.ring[..n - first]);
-        self.head = (self.head + n) % size.max(1);
-        self.len -= n;
-        if self.len == 0 && self.ooo.is_empty() {
+        self.head = to_u32((self.head() + n) % size.max(1));
+        self.len -= to_u32(n);
+        if self.len() == 0 && self.ooo.is_empty() {
             self.head = 0;
         }
         n
@@ -287,23 +302,33 @@ impl RecvBuf {
 
     /// Holds a ring while empty (to be released once the flow has paused).
     pub(crate) fn idle_memory(&self) -> bool {
-        self.len == 0 && self.ooo.is_empty() && !self.ring.is_empty()
+        self.len() == 0 && self.ooo.is_empty() && !self.ring.is_empty()
     }
 
     /// Give the ring back if it holds nothing.
     pub(crate) fn release_if_empty(&mut self) {
-        if self.len == 0 && self.ooo.is_empty() {
-            self.ring = Vec::new();
+        if self.len() == 0 && self.ooo.is_empty() {
+            self.ring = Box::default();
             self.head = 0;
         }
     }
 
     pub(crate) fn clear(&mut self) {
-        self.ring = Vec::new();
+        self.ring = Box::default();
         self.head = 0;
         self.len = 0;
         self.ooo.clear();
     }
+}
+
+/// A ring of `n` zero bytes.
+fn zeroed(n: usize) -> Box<[u8]> {
+    vec![0u8; n].into_boxed_slice()
+}
+
+/// Sizes are kept in `u32` (a buffer is at most 4 GiB: Linux's are `int`).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@ use crate::buffer::{RecvBuf, SendBuf};
 use crate::cc::CongestionControl;
 use crate::ctx::{Ctrl, Ctx, OowStamp};
 use crate::event::{EventKind, SegmentInfo, TimerKind};
+use crate::flight::LazyFlight;
+use crate::lazy::{AtRest, Lazy};
 use crate::opts::SockOpts;
 use crate::timers::TimerId;
-use crate::undo::Undo;
 use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
 use std::net::SocketAddr;
 use std::time::Duration;
 use synack_wire::{SackBlock, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
-use thin_vec::ThinVec;
 
 /// include/net/tcp.h
 pub(crate) const RTO_INIT: Duration = Duration::from_secs(1);
@@ -172,21 +172,14 @@ pub(crate) struct Conn {
     pub(crate) retransmits: u32,
     total_rto: u32,
     retrans_stamp: Option<Instant>,
-    rtt_probe: Option<(SeqNum, Instant)>,
     rtx_deadline: Option<Instant>,
+    /// The segment timed for an RTT sample without timestamps (one per round trip; the
+    /// SYN too, so a handshake needs no flight record).
+    rtt_probe: Option<(SeqNum, Instant)>,
+    /// Data in flight and its recovery: boxed while not at rest (see `flight`).
+    pub(crate) flight: LazyFlight,
     /// Send a SYN (SYN-SENT) or SYN-ACK (simultaneous open's SYN-RECEIVED) now.
     syn_pending: bool,
-    /// Fast retransmit: resend the segment at SND.UNA without moving SND.NXT.
-    /// Retransmit from this sequence number next (the head after a fast retransmit, a
-    /// hole below SACKed data in SACK recovery).
-    rtx_at: Option<SeqNum>,
-    /// The sender's SACK scoreboard: ranges above SND.UNA the peer has, sorted, disjoint.
-    sacked: ThinVec<(SeqNum, SeqNum)>,
-    /// In recovery, the highest sequence number retransmitted so far (RFC 6675 HighRxt).
-    high_rxt: SeqNum,
-    /// Where segments sent with PSH ended (above SND.UNA, a few): a retransmission of
-    /// the same bytes carries PSH again, as Linux's retransmitted skb keeps its flags.
-    psh_ends: ThinVec<SeqNum>,
     /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
     rtx_is_probe: bool,
     /// The retransmission timer is armed as RACK's reorder timer (ICSK_TIME_REO_TIMEOUT):
@@ -195,27 +188,11 @@ pub(crate) struct Conn {
     /// The smallest RTT seen, µs (`tcp_min_rtt`; 0 before a sample): RACK's reordering
     /// window is a quarter of it.
     min_rtt_us: u32,
-    /// The probe timer fired: the next segment out is the probe (new data, else the tail).
-    tlp_now: bool,
-    /// SND.NXT when the last probe went (`tlp_high_seq`): one probe per tail episode.
-    tlp_high_seq: Option<SeqNum>,
-    /// The last probe resent old data (`tlp_retrans`): if an ACK then passes it without
-    /// a D-SACK saying the original arrived too, the probe repaired a loss.
-    tlp_retrans: bool,
-    /// The last new segment sent — start, payload length, FIN — what a probe resends
-    /// when there is no new data (the tail of Linux's retransmit queue).
-    tail: Option<(SeqNum, u32, bool)>,
     pub(crate) total_retrans: u32,
-    /// Retransmitted segments not yet acknowledged (`retrans_out`), and the end of the
-    /// highest one: TCP_INFO's tcpi_retrans.
-    retrans_out: u32,
-    retrans_high: SeqNum,
 
     // Congestion control: CUBIC or Reno; SACK recovery with PRR, NewReno without SACK.
     pub(crate) cwnd: u32,
     pub(crate) ssthresh: u32,
-    dupacks: u32,
-    recover: Option<SeqNum>,
     /// Bytes acknowledged toward the next whole segment for congestion avoidance.
     cwnd_acc: u32,
     /// Congestion window validation (`tcp_cwnd_validate`): whether the window was used up
@@ -224,46 +201,8 @@ pub(crate) struct Conn {
     is_cwnd_limited: bool,
     max_out: u32,
     cwnd_usage_seq: SeqNum,
-    /// Proportional Rate Reduction (RFC 6937, `tcp_cwnd_reduction`), in bytes: the window
-    /// when recovery began, what the peer got since, and what we sent since.
-    prior_cwnd: u32,
-    prr_delivered: u32,
-    prr_out: u32,
-    /// When each new-data segment in flight left (end sequence, time): an RTT sample per
-    /// ACK for CUBIC and HyStart, as Linux's skb timestamps give. Bounded; Karn's rule
-    /// applies (no sample from an ACK that covers retransmitted data).
-    sent_times: std::collections::VecDeque<(SeqNum, Instant)>,
-    /// SACK recovery's retransmissions: (start, end, when, SND.MAX then). One that is
-    /// still missing an RTT after it left, while data sent after it has arrived, was lost
-    /// too (RACK, RFC 8985 6.2: `tcp_rack_detect_loss` finds lost retransmissions).
-    rtx_log: ThinVec<(SeqNum, SeqNum, Instant, SeqNum)>,
-    /// RACK (RFC 8985 6.2): a retransmission was delivered, so everything first sent
-    /// before it — all below SND.MAX when it left — and not SACKed is lost, above the
-    /// highest SACK too (in recovery the reordering window is 0).
-    rack_lost_high: Option<SeqNum>,
-    /// Retransmissions found lost: resent before any further hole.
-    lost_again: ThinVec<(SeqNum, SeqNum)>,
-    /// The receiver's SACK blocks by recency (`selective_acks`): a byte of each of the
-    /// out-of-order ranges that last grew, newest first, at most 4 (RFC 2018: the first
-    /// block holds the segment that triggered the ACK).
-    sack_recent: ThinVec<SeqNum>,
-    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883,
-    /// `tcp_dsack_set`).
-    dsack: Option<(SeqNum, SeqNum)>,
     /// Reno or CUBIC (`icsk_ca_ops`).
     cc: CongestionControl,
-    /// CA_Loss (`tcp_enter_loss`): SND.MAX when the retransmission timer fired (Linux's
-    /// `high_seq`). The state lasts until the peer has all of it, or an undo ends it;
-    /// duplicate ACKs do not start a fast recovery meanwhile.
-    loss: Option<SeqNum>,
-    /// F-RTO (RFC 5682, `tp->frto`) is judging this timeout: on the first ACK that moves
-    /// SND.UNA it sends new data instead of more retransmissions; an ACK of data never
-    /// retransmitted then proves the timeout spurious.
-    frto: bool,
-    /// F-RTO sent new data: where the retransmissions resume if the loss was real.
-    frto_resume: Option<SeqNum>,
-    /// What undoing the last window reduction needs.
-    undo: Undo,
     /// Duplicate segments reported by D-SACKs (`dsack_dups`): more than were ever
     /// retransmitted makes a D-SACK dubious (ignored).
     dsack_dups: u32,
@@ -319,14 +258,16 @@ pub(crate) struct Conn {
     /// Data in the SYN was acknowledged (TCPI_OPT_SYN_DATA).
     pub(crate) syn_data_acked: bool,
     /// The client side of Fast Open.
-    pub(crate) fo: ActiveFastOpen,
+    pub(crate) fo: Lazy<ActiveFastOpen>,
+    /// TSval of our first SYN: a SYN-ACK must echo one between it and now.
+    syn_tsval: Option<u32>,
 }
 
 /// A Fast Open cookie: up to 16 bytes and their count.
 pub(crate) type CookieBytes = ([u8; 16], u8);
 
 /// What a SYN-ACK taught about a server, for the cookie cache.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Learned {
     pub(crate) mss: u16,
     /// The cookie, and whether it came in the experimental form.
@@ -335,7 +276,8 @@ pub(crate) struct Learned {
 }
 
 /// An active Fast Open attempt: what the first SYN carries, and what its SYN-ACK taught.
-#[derive(Clone, Debug, Default)]
+/// Boxed (`Lazy`) only while an attempt runs: most connections never make one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ActiveFastOpen {
     /// connect() returned 0 under TCP_FASTOPEN_CONNECT: the SYN waits for the first
     /// write (Linux's DEFER_CONNECT).
@@ -356,8 +298,33 @@ pub(crate) struct ActiveFastOpen {
     /// SYN data the SYN-ACK did not acknowledge: resent as one segment of its own, with
     /// PSH, as Linux retransmits the SYN-data skb.
     pub(crate) resend: u32,
-    /// TSval of our first SYN: a SYN-ACK must echo one between it and now.
-    pub(crate) syn_tsval: Option<u32>,
+}
+
+static NO_FAST_OPEN: ActiveFastOpen = ActiveFastOpen {
+    deferred: false,
+    option: false,
+    exp: false,
+    cookie: [0; 16],
+    cookie_len: 0,
+    syn_data: 0,
+    learned: None,
+    resend: 0,
+};
+
+impl AtRest for ActiveFastOpen {
+    fn at_rest() -> &'static ActiveFastOpen {
+        &NO_FAST_OPEN
+    }
+
+    /// The handshake is over: what the SYN carried no longer matters; SYN data still to
+    /// resend and a lesson not yet handed to the cookie cache do.
+    fn settle(&mut self) {
+        *self = ActiveFastOpen {
+            resend: self.resend,
+            learned: self.learned.take(),
+            ..NO_FAST_OPEN.clone()
+        };
+    }
 }
 
 /// Per-connection tallies for TCP_INFO (`tcpi_segs_out`, `tcpi_delivered`, ...).
@@ -597,45 +564,21 @@ impl Conn {
             retransmits: 0,
             total_rto: 0,
             retrans_stamp: None,
-            rtt_probe: None,
             rtx_deadline: None,
+            rtt_probe: None,
+            flight: LazyFlight::default(),
             syn_pending: false,
-            rtx_at: None,
-            sacked: ThinVec::new(),
-            high_rxt: SeqNum(0),
-            psh_ends: ThinVec::new(),
             rtx_is_probe: false,
             rtx_is_reo: false,
             min_rtt_us: 0,
-            tlp_now: false,
-            tlp_high_seq: None,
-            tlp_retrans: false,
-            tail: None,
             total_retrans: 0,
-            retrans_out: 0,
-            retrans_high: iss,
             cwnd: 0,
             ssthresh: u32::MAX,
-            dupacks: 0,
-            recover: None,
             cwnd_acc: 0,
             is_cwnd_limited: false,
             max_out: 0,
             cwnd_usage_seq: iss,
-            prior_cwnd: 0,
-            prr_delivered: 0,
-            prr_out: 0,
-            sent_times: std::collections::VecDeque::new(),
-            rtx_log: ThinVec::new(),
-            lost_again: ThinVec::new(),
-            rack_lost_high: None,
-            sack_recent: ThinVec::new(),
-            dsack: None,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
-            loss: None,
-            frto: false,
-            frto_resume: None,
-            undo: Undo::default(),
             dsack_dups: 0,
             reordering: cfg.tcp_reordering.min(u32::from(u16::MAX)) as u16,
             ack_now: false,
@@ -662,7 +605,8 @@ impl Conn {
             fastopen_listener: None,
             passive_fastopen: false,
             syn_data_acked: false,
-            fo: ActiveFastOpen::default(),
+            fo: Lazy::default(),
+            syn_tsval: None,
         }
     }
 
@@ -993,7 +937,7 @@ impl Conn {
         // A SYN-ACK must echo a timestamp we sent (tcp_rcv_synsent_state_process:
         // between our first SYN's and now), else it is reset (PAWSActiveRejected).
         if let (true, Some(ts), Some(first)) =
-            (seg.flags.ack(), seg.options.timestamps, self.fo.syn_tsval)
+            (seg.flags.ack(), seg.options.timestamps, self.syn_tsval)
         {
             let now_ts = ts_now(cx.now, self.ts_off);
             let ok = ts.ecr == 0 || ts.ecr.wrapping_sub(first) <= now_ts.wrapping_sub(first);
@@ -1116,18 +1060,23 @@ impl Conn {
 
         let mark = self.delivered_mark();
         let prior_una = self.snd_una;
-        let prior_recover = self.recover;
+        let prior_recover = self.flight.recover;
         // F-RTO's evidence: data never retransmitted (above what the timeout's
         // retransmissions covered, below SND.MAX at the timeout) newly SACKed or ACKed.
-        let orig_from = self.frto_resume.unwrap_or(self.snd_nxt).max(prior_una);
+        let orig_from = self
+            .flight
+            .frto_resume
+            .unwrap_or(self.snd_nxt)
+            .max(prior_una);
         let una = ack.max(prior_una);
         let top = self.snd_max;
         let orig = |c: &Conn| {
-            c.loss
+            c.flight
+                .loss
                 .map_or(0, |h| c.sacked_between(orig_from.max(una), h))
         };
         let (orig_before, sacked_before) = (orig(self), self.sacked_between(una, top));
-        let prior_fack = self.sacked.last().map_or(prior_una, |&(_, r)| r);
+        let prior_fack = self.flight.sacked.last().map_or(prior_una, |&(_, r)| r);
         let prior_lost_top = self.lost_top();
         let (dsacking, dsack_tlp, dsack_segs) = self.update_scoreboard(cx, seg, ack);
         // A needless retransmission the D-SACK names was delivered too (tcp_dsack_seen's
@@ -1151,19 +1100,19 @@ impl Conn {
                 .min(i32::MAX as u32)
                 .saturating_add(dsacked);
             self.process_tlp_ack(cx, ack, dup && !data_sacked, dsack_tlp);
-            if let Some(high) = self.loss {
+            if let Some(high) = self.flight.loss {
                 // CA_Loss: the timeout's retransmissions carry on; no fast recovery.
                 // Without SACK, a duplicate ACK after F-RTO's new data says one of them
                 // arrived (tcp_add_reno_sack): it leaves the flight.
                 if dup && !self.neg.sack && self.snd_max > high {
-                    self.dupacks += 1;
+                    self.flight.dupacks += 1;
                 }
                 self.process_loss(cx, tsecr, false, orig_acked, data_sacked, dup);
                 return;
             }
             if dup {
-                self.dupacks += 1;
-                if self.recover.is_some() && !self.neg.sack {
+                self.flight.dupacks += 1;
+                if self.flight.recover.is_some() && !self.neg.sack {
                     self.cwnd += self.mss as u32;
                 }
             }
@@ -1172,13 +1121,13 @@ impl Conn {
                 self.try_to_open();
             }
             let head_lost = self.sack_says_head_lost();
-            if self.recover.is_none()
-                && ((dup && (self.dupacks == u32::from(self.reordering) || head_lost))
+            if self.flight.recover.is_none()
+                && ((dup && (self.flight.dupacks == u32::from(self.reordering) || head_lost))
                     || (self.retransmits == 0 && head_lost))
             {
                 self.enter_recovery(cx);
             }
-            if self.recover.is_some() && self.neg.sack {
+            if self.flight.recover.is_some() && self.neg.sack {
                 self.rack_lost_retransmits(cx);
                 self.prr_update(newly, false);
             }
@@ -1193,7 +1142,9 @@ impl Conn {
         }
         if self.syn_in_flight() {
             // FLAG_SYN_ACKED: the handshake's retransmissions are no episode to undo.
-            self.undo.first_rtx_tsval = None;
+            if let Some(f) = self.flight.if_any() {
+                f.undo.first_rtx_tsval = None;
+            }
         }
         // The FIN is acknowledged by an ACK one past it — even when a retransmission
         // timeout rewound SND.NXT and marked it unsent: the peer got the first copy.
@@ -1207,10 +1158,15 @@ impl Conn {
         let newly = (ack - self.snd_una) as u32;
         // The newest segment this ACK covers, for an RTT sample (not if it covers a
         // retransmission: Karn).
-        let karn = self.retrans_high > self.snd_una;
+        let karn = self.flight.retrans_high.is_some_and(|h| h > self.snd_una);
         let mut newest = None;
-        while self.sent_times.front().is_some_and(|&(end, _)| end <= ack) {
-            newest = self.sent_times.pop_front().map(|(_, t)| t);
+        while self
+            .flight
+            .sent_times
+            .front()
+            .is_some_and(|&(end, _)| end <= ack)
+        {
+            newest = self.flight.sent_times.pop_front().map(|(_, t)| t);
         }
         self.retrans_acked(ack);
         self.stats.bytes_acked += u64::from(data_acked);
@@ -1260,38 +1216,43 @@ impl Conn {
         self.process_tlp_ack(cx, ack, false, dsack_tlp);
         self.rack_advance(cx, tsecr);
         // A hole filled by its original transmission: reordering, not loss.
-        if self.loss.is_none() && prior_fack > prior_una && self.never_retransmitted(prior_una) {
+        if self.flight.loss.is_none()
+            && prior_fack > prior_una
+            && self.never_retransmitted(prior_una)
+        {
             self.check_reordering(cx, prior_una, false);
         }
         // Undo (tcp_fastretrans_alert): was the last cut needless?
-        if self.loss.is_some() {
+        if self.flight.loss.is_some() {
             // Data never retransmitted acknowledged (without SACK only if no
             // retransmission is among what this ACK covers: FLAG_RETRANS_DATA_ACKED).
-            if let Some(high) = self.loss {
+            if let Some(high) = self.flight.loss {
                 let from = orig_from.max(prior_una);
                 if ack > from && from < high && (self.neg.sack || prior_una >= orig_from) {
                     orig_acked = true;
                 }
             }
             self.process_loss(cx, tsecr, true, orig_acked, data_sacked, false);
-        } else if let Some(rec) = self.recover {
+        } else if let Some(rec) = self.flight.recover {
             if ack >= rec {
                 // tcp_try_undo_recovery: the episode is over; its cut may go.
                 let reno_at_high = !self.neg.sack && ack == rec;
-                if self.undo.may_undo(tsecr, reno_at_high) {
+                if self.flight.undo.may_undo(tsecr, reno_at_high) {
                     self.undo_reduction(false);
                     cx.incr(Counter::TcpFullUndo);
                 }
-            } else if self.undo.marker.is_some() && self.undo.packet_delayed(tsecr, false) {
+            } else if self.flight.undo.marker.is_some()
+                && self.flight.undo.packet_delayed(tsecr, false)
+            {
                 // tcp_try_undo_partial: the hole was filled by the original segment.
                 self.check_reordering(cx, prior_una, true);
-                if self.retrans_out == 0 {
+                if self.flight.retrans_out == 0 {
                     self.undo_reduction(true);
                     cx.incr(Counter::TcpPartialUndo);
                     self.leave_recovery();
                 }
             }
-            if self.recover.is_some_and(|r| ack < r) && dsacking && self.try_undo_dsack(cx) {
+            if self.flight.recover.is_some_and(|r| ack < r) && dsacking && self.try_undo_dsack(cx) {
                 self.try_to_open();
             }
         } else if dsacking && self.try_undo_dsack(cx) {
@@ -1301,13 +1262,13 @@ impl Conn {
         // after an undo) still show data lost — unless retransmissions of an earlier
         // episode are still out above SND.UNA: RACK judges those by when they left, which
         // this scoreboard does not keep, so the next duplicate ACK decides.
-        if self.recover.is_none()
-            && self.loss.is_none()
+        if self.flight.recover.is_none()
+            && self.flight.loss.is_none()
             && self.neg.sack
             && self.retransmits == 0
             && self.never_retransmitted(ack)
-            && (self.sacked.first().is_some_and(|&(l, _)| l > ack)
-                || self.rack_lost_high.is_some_and(|h| h > ack))
+            && (self.flight.sacked.first().is_some_and(|&(l, _)| l > ack)
+                || self.flight.rack_lost_high.is_some_and(|h| h > ack))
             && self.sack_says_head_lost()
         {
             self.enter_recovery(cx);
@@ -1315,7 +1276,7 @@ impl Conn {
         // Data this ACK showed lost (`newly_lost`): PRR's extra segment for an advancing
         // ACK is only for a recovery with nothing newly lost.
         let newly_lost = self.lost_top() > prior_lost_top.max(ack)
-            || (self.recover.is_some() && prior_recover.is_none());
+            || (self.flight.recover.is_some() && prior_recover.is_none());
 
         // Congestion control.
         let newly = self
@@ -1325,7 +1286,7 @@ impl Conn {
             .saturating_add(dsacked);
         // tcp_cong_control: PRR while a recovery reduces the window; otherwise (also on
         // the ACK that ends a recovery) the algorithm may grow it.
-        let grow = match self.recover {
+        let grow = match self.flight.recover {
             Some(rec) if ack < rec && self.neg.sack => {
                 // A partial ACK in SACK recovery: PRR sets the window; the lost holes
                 // go out as it allows.
@@ -1335,7 +1296,7 @@ impl Conn {
             }
             Some(_) if self.neg.sack => {
                 // tcp_end_cwnd_reduction (the window stays where an undo put it).
-                if self.undo.marker.is_some() {
+                if self.flight.undo.marker.is_some() {
                     self.cwnd = self.ssthresh;
                 }
                 self.leave_recovery();
@@ -1346,18 +1307,20 @@ impl Conn {
                 self.cwnd =
                     self.cwnd.saturating_sub(data_acked).max(self.mss as u32) + self.mss as u32;
                 // With SACK, the next hole not yet resent; without, the new head.
-                self.rtx_at = Some(self.next_hole().unwrap_or(ack));
+                self.flight.rtx_at = Some(self.next_hole().unwrap_or(ack));
                 false
             }
             Some(_) => {
-                if self.undo.marker.is_some() {
+                if self.flight.undo.marker.is_some() {
                     self.cwnd = self.ssthresh.max(2 * self.mss as u32);
                 }
                 self.leave_recovery();
                 true
             }
             None => {
-                self.dupacks = 0;
+                if let Some(f) = self.flight.if_any() {
+                    f.dupacks = 0;
+                }
                 true
             }
         };
@@ -1386,7 +1349,9 @@ impl Conn {
         }
         if self.ca_state() == 0 {
             // Back in CA_Open: the next episode's undo clock starts afresh.
-            self.undo.first_rtx_tsval = None;
+            if let Some(f) = self.flight.if_any() {
+                f.undo.first_rtx_tsval = None;
+            }
         }
         self.grow_sndbuf(cx.cfg);
 
@@ -1407,12 +1372,16 @@ impl Conn {
     /// the smoothed RTT) after the SACK — the timer arms for then (the hole and the SACKed
     /// data counted as sent together). Returns whether the timer is (now) armed so.
     fn arm_reorder_timer(&mut self, cx: &Ctx<'_>) -> bool {
-        let hole = self.sacked.first().is_some_and(|&(l, _)| l > self.snd_una);
+        let hole = self
+            .flight
+            .sacked
+            .first()
+            .is_some_and(|&(l, _)| l > self.snd_una);
         if cx.cfg.tcp_recovery & 1 == 0
             || !self.neg.sack
             || !hole
-            || self.recover.is_some()
-            || self.loss.is_some()
+            || self.flight.recover.is_some()
+            || self.flight.loss.is_some()
             || !matches!(
                 self.state,
                 TcpState::Established
@@ -1444,8 +1413,12 @@ impl Conn {
     /// missing — it is lost: fast recovery begins, its first retransmission forced
     /// (`tcp_cwnd_reduction(sk, 1, 0, 0)`), and the RTO runs again.
     fn reorder_timer(&mut self, cx: &mut Ctx<'_>) {
-        let hole = self.sacked.first().is_some_and(|&(l, _)| l > self.snd_una);
-        if hole && self.recover.is_none() && self.loss.is_none() {
+        let hole = self
+            .flight
+            .sacked
+            .first()
+            .is_some_and(|&(l, _)| l > self.snd_una);
+        if hole && self.flight.recover.is_none() && self.flight.loss.is_none() {
             self.enter_recovery(cx);
             self.prr_update(u32::from(self.mss.max(1)), false);
         }
@@ -1469,7 +1442,10 @@ impl Conn {
         {
             return false;
         }
-        let one_segment = self.tail.is_some_and(|(start, _, _)| start <= self.snd_una);
+        let one_segment = self
+            .flight
+            .tail
+            .is_some_and(|(start, _, _)| start <= self.snd_una);
         let mut timeout = match self.srtt() {
             Some(srtt) => {
                 2 * srtt
@@ -1501,8 +1477,10 @@ impl Conn {
     /// from now.
     fn loss_probe_timer(&mut self, cx: &mut Ctx<'_>) {
         self.rtx_is_probe = false;
-        if self.tlp_high_seq.is_none() && (self.can_send_data() || self.tail.is_some()) {
-            self.tlp_now = true;
+        if self.flight.tlp_high_seq.is_none()
+            && (self.can_send_data() || self.flight.tail.is_some())
+        {
+            self.flight.tlp_now = true;
             cx.incr(Counter::TcpLossProbes);
         }
         self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
@@ -1520,35 +1498,35 @@ impl Conn {
     fn grow_sndbuf(&mut self, cfg: &Config) {
         if self.opts.sndbuf.is_none() {
             let want = (2 * self.cwnd as usize).min(cfg.tcp_wmem[2] as usize);
-            if want > self.snd.limit {
-                self.snd.limit = want;
+            if want > self.snd.limit() {
+                self.snd.set_limit(want);
             }
         }
     }
 
     fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
         // tcp_enter_recovery: the undo clock starts with our fast retransmit.
-        if self.retrans_out == 0 {
-            self.undo.first_rtx_tsval = None;
+        if self.flight.retrans_out == 0 {
+            self.flight.undo.first_rtx_tsval = None;
         }
-        self.undo.prior_ssthresh = self.current_ssthresh();
-        self.undo.prior_cwnd = self.cwnd;
-        let tlp_out = self.tlp_high_seq.is_some() && self.tlp_retrans;
-        self.undo
-            .init(self.snd_una, self.retrans_out + tlp_out as u32);
-        self.tlp_high_seq = None;
+        self.flight.undo.prior_ssthresh = self.current_ssthresh();
+        self.flight.undo.prior_cwnd = self.cwnd;
+        let tlp_out = self.flight.tlp_high_seq.is_some() && self.flight.tlp_retrans;
+        let retrans_out = self.flight.retrans_out + tlp_out as u32;
+        self.flight.undo.init(self.snd_una, retrans_out);
+        self.flight.tlp_high_seq = None;
         self.ssthresh = self.loss_ssthresh();
-        self.recover = Some(self.snd_nxt);
-        self.high_rxt = self.snd_una;
+        self.flight.recover = Some(self.snd_nxt);
+        self.flight.high_rxt = Some(self.snd_una);
         if self.neg.sack {
             // tcp_init_cwnd_reduction: PRR takes the window from here, the lost holes
             // go out as it allows (the first at once).
-            self.prior_cwnd = self.cwnd.max(1);
-            self.prr_delivered = 0;
-            self.prr_out = 0;
+            self.flight.prior_cwnd = self.cwnd.max(1);
+            self.flight.prr_delivered = 0;
+            self.flight.prr_out = 0;
         } else {
             self.cwnd = self.ssthresh + 3 * self.mss as u32;
-            self.rtx_at = Some(self.snd_una);
+            self.flight.rtx_at = Some(self.snd_una);
         }
         cx.incr(Counter::TcpFastRetrans);
         // tcp_is_reno: by what the connection negotiated.
@@ -1572,11 +1550,15 @@ impl Conn {
         ack: SeqNum,
     ) -> (bool, bool, u32) {
         let una = ack.max(self.snd_una);
-        self.psh_ends.retain(|&e| e > una);
-        self.sacked.retain_mut(|(l, r)| {
-            *l = (*l).max(una);
-            *r > una
-        });
+        if let Some(f) = self.flight.if_any() {
+            f.psh_ends.retain(|&e| e > una);
+        }
+        if !self.flight.sacked.is_empty() {
+            self.flight.sacked.retain_mut(|(l, r)| {
+                *l = (*l).max(una);
+                *r > una
+            });
+        }
         if !self.neg.sack {
             return (false, false, 0);
         }
@@ -1600,7 +1582,7 @@ impl Conn {
                     // FLAG_DSACK_TLP: one segment's duplicate, ending where the probe did.
                     dsack_tlp = dsacking
                         && (r - l) as u32 <= u32::from(self.mss.max(1))
-                        && self.tlp_high_seq == Some(r);
+                        && self.flight.tlp_high_seq == Some(r);
                     continue;
                 }
             }
@@ -1630,24 +1612,27 @@ impl Conn {
         }
         let segs = len.div_ceil(mss).max(1);
         cx.add(Counter::TcpDsackRecvSegs, u64::from(segs));
-        self.undo.dsacked(r, segs);
+        self.flight.undo.dsacked(r, segs);
         segs
     }
 
     /// Add a SACKed range to the scoreboard, merged with those it overlaps or touches
     /// (sorted; binary search, in place).
     fn add_sacked(&mut self, l: SeqNum, r: SeqNum) {
-        let i = self.sacked.partition_point(|&(_, b)| b < l);
-        let j = self.sacked.partition_point(|&(a, _)| a <= r);
+        let i = self.flight.sacked.partition_point(|&(_, b)| b < l);
+        let j = self.flight.sacked.partition_point(|&(a, _)| a <= r);
         if i == j {
-            self.sacked.insert(i, (l, r));
+            self.flight.sacked.insert(i, (l, r));
         } else {
-            let merged = (l.min(self.sacked[i].0), r.max(self.sacked[j - 1].1));
-            self.sacked[i] = merged;
-            self.sacked.drain(i + 1..j);
+            let merged = (
+                l.min(self.flight.sacked[i].0),
+                r.max(self.flight.sacked[j - 1].1),
+            );
+            self.flight.sacked[i] = merged;
+            self.flight.sacked.drain(i + 1..j);
         }
-        if self.sacked.len() > self.scoreboard_max() {
-            self.sacked.pop();
+        if self.flight.sacked.len() > self.scoreboard_max() {
+            self.flight.sacked.pop();
         }
     }
 
@@ -1656,7 +1641,7 @@ impl Conn {
     /// by its retransmission queue (each needs a segment of at least a KiB or so), so a
     /// peer cannot make them grow without limit, yet every segment of a full window fits.
     fn scoreboard_max(&self) -> usize {
-        (self.snd.limit / 1024).clamp(64, 65_536)
+        (self.snd.limit() / 1024).clamp(64, 65_536)
     }
 
     /// RFC 6675 IsLost(SND.UNA): more than (DupThresh − 1) × SMSS bytes SACKed above the
@@ -1665,16 +1650,17 @@ impl Conn {
         let bytes = self.sacked_below(self.snd_max);
         let thresh = u32::from(self.reordering);
         bytes > (thresh - 1) * self.mss as u32
-            || self.sacked.len() >= thresh as usize
-            || self.lost_top() > self.sacked.last().map_or(self.snd_una, |&(_, r)| r)
+            || self.flight.sacked.len() >= thresh as usize
+            || self.lost_top() > self.flight.sacked.last().map_or(self.snd_una, |&(_, r)| r)
     }
 
     /// Where the data counted lost ends: the highest SACKed byte (every hole below it was
     /// sent before data that arrived), or further if RACK saw a later retransmission
     /// delivered.
     fn lost_top(&self) -> SeqNum {
-        let sacked = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
+        let sacked = self.flight.sacked.last().map_or(self.snd_una, |&(_, r)| r);
         let rack = self
+            .flight
             .rack_lost_high
             .filter(|&h| h > self.snd_una)
             .map_or(self.snd_una, |h| h.min(self.snd_max));
@@ -1686,15 +1672,15 @@ impl Conn {
     /// (so not the original's ACK: `tcp_skb_spurious_retrans`), makes everything first
     /// sent before it lost.
     fn rack_advance(&mut self, cx: &Ctx<'_>, tsecr: Option<u32>) {
-        if cx.cfg.tcp_recovery & 1 == 0 || !self.neg.sack || self.rtx_log.is_empty() {
+        if cx.cfg.tcp_recovery & 1 == 0 || !self.neg.sack || self.flight.rtx_log.is_empty() {
             return;
         }
         let una = self.snd_una;
         let min_rtt = Duration::from_micros(u64::from(self.min_rtt_us));
-        let sacked = &self.sacked;
-        let mut high = self.rack_lost_high.unwrap_or(una);
+        let sacked = &self.flight.sacked;
+        let mut high = self.flight.rack_lost_high.unwrap_or(una);
         let echo = tsecr.filter(|&e| self.neg.ts && e != 0);
-        for &(l, r, at, max_then) in self.rtx_log.iter() {
+        for &(l, r, at, max_then) in self.flight.rtx_log.iter() {
             let l = l.max(una);
             let i = sacked.partition_point(|&(a, _)| a <= l);
             let delivered = r <= una || (i > 0 && r <= sacked[i - 1].1);
@@ -1704,15 +1690,21 @@ impl Conn {
                 high = high.max(max_then);
             }
         }
-        self.rack_lost_high = (high > una).then_some(high);
+        let lost_high = (high > una).then_some(high);
+        if self.flight.rack_lost_high != lost_high {
+            self.flight.rack_lost_high = lost_high;
+        }
     }
 
     /// The next hole to resend in SACK recovery: the first byte at or after SND.UNA and
     /// HighRxt that the peer does not have, below the highest SACKed byte.
     fn next_hole(&self) -> Option<SeqNum> {
         let top = self.lost_top();
-        let mut at = self.snd_una.max(self.high_rxt);
-        for &(l, r) in &self.sacked {
+        let mut at = self
+            .flight
+            .high_rxt
+            .map_or(self.snd_una, |h| h.max(self.snd_una));
+        for &(l, r) in &self.flight.sacked {
             if at < l {
                 break;
             }
@@ -1742,7 +1734,7 @@ impl Conn {
         }
         let mss = u32::from(self.mss.max(1));
         let restart = (10 * mss).min(self.cwnd);
-        if self.recover.is_none() {
+        if self.flight.recover.is_none() {
             self.ssthresh = self.ssthresh.max((self.cwnd >> 1) + (self.cwnd >> 2));
         }
         let mut cwnd = self.cwnd;
@@ -1816,7 +1808,7 @@ impl Conn {
             self.ack_now = true;
             if self.neg.sack && cx.cfg.tcp_dsack {
                 cx.incr(Counter::TcpDsackOldSent);
-                self.dsack = Some((seq, end.min(self.rcv_nxt)));
+                self.flight.dsack = Some((seq, end.min(self.rcv_nxt)));
             }
             if end <= self.rcv_nxt {
                 return;
@@ -1842,7 +1834,7 @@ impl Conn {
         // in tcp_data_queue_ofo), ahead of the SACK block that holds them.
         if off > 0 && self.rcv.holds(off, off + data.len()) && self.neg.sack && cx.cfg.tcp_dsack {
             cx.incr(Counter::TcpDsackOfoSent);
-            self.dsack = Some((seq, end));
+            self.flight.dsack = Some((seq, end));
         }
         match self.rcv.insert(off, data) {
             None => {
@@ -1868,15 +1860,15 @@ impl Conn {
                 };
                 let mine = range_of(self, at);
                 let mut recent = [None; 4];
-                for (k, &x) in self.sack_recent.iter().take(4).enumerate() {
+                for (k, &x) in self.flight.sack_recent.iter().take(4).enumerate() {
                     recent[k] = Some(x);
                 }
-                self.sack_recent.clear();
-                self.sack_recent.push(at);
+                self.flight.sack_recent.clear();
+                self.flight.sack_recent.push(at);
                 for x in recent.into_iter().flatten() {
                     let r = range_of(self, x);
-                    if r.is_some() && r != mine && self.sack_recent.len() < 4 {
-                        self.sack_recent.push(x);
+                    if r.is_some() && r != mine && self.flight.sack_recent.len() < 4 {
+                        self.flight.sack_recent.push(x);
                     }
                 }
             }
@@ -1927,8 +1919,10 @@ impl Conn {
         self.rcv_fin = true;
         // tcp_fin → tcp_sack_reset: the FIN ends SACK reporting, a pending D-SACK too
         // (Linux 6.18 ACKs "F. 1:1001" over old data without one).
-        self.dsack = None;
-        self.sack_recent.clear();
+        if let Some(f) = self.flight.if_any() {
+            f.dsack = None;
+            f.sack_recent.clear();
+        }
         self.rcv_nxt = self.rcv_nxt + 1;
         if self.rcv.space() == 0 {
             // The queue is over its memory: Linux still takes the FIN (it costs nothing)
@@ -2020,8 +2014,10 @@ impl Conn {
         self.fw2_deadline = None;
         self.ack_now = false;
         self.syn_pending = false;
-        self.rtx_at = None;
-        self.sacked.clear();
+        if let Some(f) = self.flight.if_any() {
+            f.rtx_at = None;
+            f.sacked.clear();
+        }
         self.probe_now = false;
     }
 
@@ -2029,16 +2025,17 @@ impl Conn {
     /// `tcp_retransmit_skb`: a segment ending at `end` went out again.
     fn note_retransmit(&mut self, cx: &mut Ctx<'_>, end: SeqNum) {
         self.count_retransmit(cx, end);
-        self.retrans_out += 1;
+        self.flight.retrans_out += 1;
         let tsval = self.neg.ts.then(|| ts_now(cx.now, self.ts_off));
-        self.undo.retransmitted(tsval);
+        self.flight.undo.retransmitted(tsval);
     }
 
     /// `__tcp_retransmit_skb`'s part: counted, and no RTT sample from it (Karn).
     fn count_retransmit(&mut self, cx: &mut Ctx<'_>, end: SeqNum) {
         cx.incr(Counter::RetransSegs);
         self.total_retrans += 1;
-        self.retrans_high = self.retrans_high.max(end);
+        let high = self.flight.retrans_high.map_or(end, |h| h.max(end));
+        self.flight.retrans_high = Some(high);
     }
 
     /// `tcp_process_tlp_ack`: an ACK at or past SND.NXT of the last probe. A probe of new
@@ -2046,16 +2043,16 @@ impl Conn {
     /// ACK: no loss. An ACK beyond it after a resent probe: the probe repaired a tail
     /// loss, and the window is reduced once (CWR, TcpExtTCPLossProbeRecovery).
     fn process_tlp_ack(&mut self, cx: &mut Ctx<'_>, ack: SeqNum, dup: bool, dsack_tlp: bool) {
-        let Some(high) = self.tlp_high_seq.filter(|&h| h != SeqNum(0)) else {
+        let Some(high) = self.flight.tlp_high_seq.filter(|&h| h != SeqNum(0)) else {
             return;
         };
         if ack < high {
             return;
         }
-        if !self.tlp_retrans || dsack_tlp || (ack == high && dup) {
-            self.tlp_high_seq = None;
+        if !self.flight.tlp_retrans || dsack_tlp || (ack == high && dup) {
+            self.flight.tlp_high_seq = None;
         } else if ack > high {
-            self.tlp_high_seq = None;
+            self.flight.tlp_high_seq = None;
             // tcp_init_cwnd_reduction + CWR + tcp_end_cwnd_reduction.
             self.ssthresh = self.loss_ssthresh();
             self.cwnd = self.ssthresh.max(u32::from(self.mss.max(1)));
@@ -2066,11 +2063,15 @@ impl Conn {
 
     /// SND.UNA moved to `ack`: retransmissions it covers are no longer out.
     fn retrans_acked(&mut self, ack: SeqNum) {
-        if ack >= self.retrans_high {
-            self.retrans_out = 0;
-        } else {
-            let left = ((self.retrans_high - ack) as u32).div_ceil(u32::from(self.mss.max(1)));
-            self.retrans_out = self.retrans_out.min(left);
+        let mss = u32::from(self.mss.max(1));
+        let Some(f) = self.flight.if_any() else {
+            return;
+        };
+        match f.retrans_high {
+            Some(high) if ack < high => {
+                f.retrans_out = f.retrans_out.min(((high - ack) as u32).div_ceil(mss));
+            }
+            _ => f.retrans_out = 0,
         }
     }
 
@@ -2409,8 +2410,11 @@ impl Conn {
             self.trim_deadline = None;
             self.rcv.release_if_empty();
             self.snd.release_if_empty();
-            if self.sent_times.is_empty() {
-                self.sent_times = std::collections::VecDeque::new();
+            self.flight.release_if_at_rest(self.snd_una == self.snd_max);
+            if let Some(f) = self.flight.if_any() {
+                if f.sent_times.is_empty() {
+                    f.sent_times = std::collections::VecDeque::new();
+                }
             }
         }
         if due(self.fw2_deadline) {
@@ -2487,8 +2491,8 @@ impl Conn {
             self.reorder_timer(cx);
             return Next::Keep;
         }
-        self.tlp_high_seq = None;
-        self.tlp_now = false;
+        self.flight.tlp_high_seq = None;
+        self.flight.tlp_now = false;
         if self.write_timed_out(cx) {
             if self.state == TcpState::SynSent {
                 cx.incr(Counter::AttemptFails);
@@ -2506,7 +2510,7 @@ impl Conn {
         }
         cx.incr(Counter::TcpTimeouts);
         // tcp_timeout_mark_lost: everything out is lost now, retransmitted or not.
-        self.retrans_out = 0;
+        self.flight.retrans_out = 0;
         match self.state {
             TcpState::SynSent | TcpState::SynRecv => {
                 cx.incr(Counter::TcpSynRetrans);
@@ -2546,26 +2550,28 @@ impl Conn {
                 cx.incr(c);
             }
         }
-        let new_recovery = self.recover.is_none() && self.loss.is_none();
-        let episode_over = self.recover.is_none()
-            && (self.loss.is_none() || self.retransmits == 0 || self.snd_una >= self.snd_max);
+        let new_recovery = self.flight.recover.is_none() && self.flight.loss.is_none();
+        let episode_over = self.flight.recover.is_none()
+            && (self.flight.loss.is_none()
+                || self.retransmits == 0
+                || self.snd_una >= self.snd_max);
         if episode_over {
-            self.undo.prior_ssthresh = self.current_ssthresh();
-            self.undo.prior_cwnd = self.cwnd;
+            self.flight.undo.prior_ssthresh = self.current_ssthresh();
+            self.flight.undo.prior_cwnd = self.cwnd;
             self.ssthresh = self.loss_ssthresh();
             // tcp_timeout_mark_lost has taken every retransmission out of the flight.
-            self.undo.init(self.snd_una, 0);
+            self.flight.undo.init(self.snd_una, 0);
         }
-        self.frto = cx.cfg.tcp_frto != 0 && (new_recovery || self.retransmits > 0);
-        self.frto_resume = None;
-        self.loss = Some(self.snd_max);
+        self.flight.frto = cx.cfg.tcp_frto != 0 && (new_recovery || self.retransmits > 0);
+        self.flight.frto_resume = None;
+        self.flight.loss = Some(self.snd_max);
         self.cc.on_timeout(cx.now, self.snd_max.0);
         self.cwnd = self.mss as u32;
-        self.recover = None;
-        self.dupacks = 0;
-        self.rtx_at = None;
-        self.rtx_log.clear();
-        self.lost_again.clear();
+        self.flight.recover = None;
+        self.flight.dupacks = 0;
+        self.flight.rtx_at = None;
+        self.flight.rtx_log.clear();
+        self.flight.lost_again.clear();
         self.snd_nxt = self.snd_una;
         if self.fin_sent && !self.fin_acked() {
             self.fin_sent = false;
@@ -2589,22 +2595,22 @@ impl Conn {
         data_sacked: bool,
         dup: bool,
     ) {
-        let Some(high) = self.loss else {
+        let Some(high) = self.flight.loss else {
             return;
         };
         let recovered = self.snd_una >= high;
         if una_advanced && self.try_undo_loss(cx, false, tsecr) {
             return;
         }
-        if self.frto {
+        if self.flight.frto {
             if orig_acked && self.try_undo_loss(cx, true, tsecr) {
                 return;
             }
             if self.snd_max > high {
                 if data_sacked || dup {
                     // Step 3a: the loss was real; the timeout's retransmissions go on.
-                    self.frto = false;
-                    if let Some(at) = self.frto_resume.take() {
+                    self.flight.frto = false;
+                    if let Some(at) = self.flight.frto_resume.take() {
                         self.snd_nxt = self.snd_nxt.min(at.max(self.snd_una));
                     }
                 }
@@ -2616,16 +2622,16 @@ impl Conn {
                 let fin_unsent = self.fin_queued && self.fin_seq() >= self.snd_max;
                 let window_open = self.snd_una + self.snd_wnd > self.snd_max;
                 if (never_sent > 0 || fin_unsent) && window_open {
-                    self.frto_resume = Some(self.snd_nxt.max(self.snd_una));
+                    self.flight.frto_resume = Some(self.snd_nxt.max(self.snd_una));
                     self.snd_nxt = self.snd_max;
                     return;
                 }
-                self.frto = false;
+                self.flight.frto = false;
             }
         }
         if recovered {
             // F-RTO step 2a / tcp_try_undo_recovery in CA_Loss.
-            if self.undo.may_undo(tsecr, !self.neg.sack) {
+            if self.flight.undo.may_undo(tsecr, !self.neg.sack) {
                 self.undo_reduction(false);
                 cx.incr(Counter::TcpLossUndo);
             }
@@ -2638,11 +2644,11 @@ impl Conn {
     /// `tcp_try_undo_loss`: undo the timeout's cut if it was needless (`frto_undo`: F-RTO
     /// proved it spurious). A SACK connection (or F-RTO) returns to CA_Open at once.
     fn try_undo_loss(&mut self, cx: &mut Ctx<'_>, frto_undo: bool, tsecr: Option<u32>) -> bool {
-        let Some(high) = self.loss else {
+        let Some(high) = self.flight.loss else {
             return false;
         };
         let reno_at_high = !self.neg.sack && self.snd_una >= high;
-        if !frto_undo && !self.undo.may_undo(tsecr, reno_at_high) {
+        if !frto_undo && !self.flight.undo.may_undo(tsecr, reno_at_high) {
             return false;
         }
         self.undo_reduction(true);
@@ -2661,8 +2667,8 @@ impl Conn {
     /// above `high` is acknowledged (RFC 6582: no false fast retransmit).
     fn reno_holds_state(&mut self, high: SeqNum) -> bool {
         if !self.neg.sack && self.snd_una == high {
-            if self.retrans_out == 0 {
-                self.undo.first_rtx_tsval = None;
+            if self.flight.retrans_out == 0 {
+                self.flight.undo.first_rtx_tsval = None;
             }
             return true;
         }
@@ -2670,15 +2676,15 @@ impl Conn {
     }
 
     fn end_loss(&mut self) {
-        self.loss = None;
-        self.frto = false;
-        self.frto_resume = None;
+        self.flight.loss = None;
+        self.flight.frto = false;
+        self.flight.frto_resume = None;
     }
 
     /// `tcp_try_undo_dsack`: D-SACKs reported every retransmission of the episode as a
     /// duplicate — none was needed.
     fn try_undo_dsack(&mut self, cx: &mut Ctx<'_>) -> bool {
-        if self.undo.marker.is_none() || self.undo.retrans != 0 {
+        if self.flight.undo.marker.is_none() || self.flight.undo.retrans != 0 {
             return false;
         }
         self.undo_reduction(false);
@@ -2688,20 +2694,20 @@ impl Conn {
 
     /// `tcp_try_to_open` after an undo: out of fast recovery.
     fn try_to_open(&mut self) {
-        if self.retrans_out == 0 {
-            self.undo.first_rtx_tsval = None;
+        if self.flight.retrans_out == 0 {
+            self.flight.undo.first_rtx_tsval = None;
         }
-        if self.recover.is_some() {
+        if self.flight.recover.is_some() {
             self.leave_recovery();
         }
     }
 
     /// The end of a fast recovery (its window set by the caller).
     fn leave_recovery(&mut self) {
-        self.recover = None;
-        self.dupacks = 0;
-        self.rtx_log.clear();
-        self.lost_again.clear();
+        self.flight.recover = None;
+        self.flight.dupacks = 0;
+        self.flight.rtx_log.clear();
+        self.flight.lost_again.clear();
     }
 
     /// `tcp_check_sack_reordering`: data at `low` that was never retransmitted arrived
@@ -2710,7 +2716,7 @@ impl Conn {
     /// tcp_max_reordering. `ts`: found by a timestamp (a partial undo).
     fn check_reordering(&mut self, cx: &mut Ctx<'_>, low: SeqNum, ts: bool) {
         let mss = u32::from(self.mss.max(1));
-        let fack = match self.sacked.last() {
+        let fack = match self.flight.sacked.last() {
             Some(&(l, r)) if (r - l) as u32 > mss => r - mss,
             Some(&(l, _)) => l,
             None => self.snd_una,
@@ -2732,17 +2738,20 @@ impl Conn {
 
     /// No retransmission reaches past `seq` (the segment there went out once).
     fn never_retransmitted(&self, seq: SeqNum) -> bool {
-        self.retrans_high <= seq
+        self.flight.retrans_high.is_none_or(|h| h <= seq)
     }
 
     /// `icsk_ca_state`: 0 Open, 1 Disorder (duplicate ACKs, SACKed data or
     /// retransmissions out, nothing judged lost), 3 Recovery, 4 Loss (CWR, 2, needs ECN).
     pub(crate) fn ca_state(&self) -> u8 {
-        if self.loss.is_some() {
+        if self.flight.loss.is_some() {
             4
-        } else if self.recover.is_some() {
+        } else if self.flight.recover.is_some() {
             3
-        } else if self.dupacks > 0 || !self.sacked.is_empty() || self.retrans_out > 0 {
+        } else if self.flight.dupacks > 0
+            || !self.flight.sacked.is_empty()
+            || self.flight.retrans_out > 0
+        {
             1
         } else {
             0
@@ -2773,7 +2782,7 @@ impl Conn {
     /// `tcp_current_ssthresh`: the threshold, or three quarters of the window if that is
     /// more — unless a reduction is under way.
     fn current_ssthresh(&self) -> u32 {
-        if self.recover.is_some() {
+        if self.flight.recover.is_some() {
             self.ssthresh
         } else {
             self.ssthresh.max((self.cwnd >> 1) + (self.cwnd >> 2))
@@ -2785,21 +2794,21 @@ impl Conn {
     /// timeout, SND.NXT returns to where it was (nothing more is resent).
     fn undo_reduction(&mut self, unmark: bool) {
         if unmark {
-            if self.loss.is_some() {
+            if self.flight.loss.is_some() {
                 self.snd_nxt = self.snd_max;
                 if self.fin_queued && self.fin_seq() < self.snd_max {
                     self.fin_sent = true;
                 }
             }
-            self.frto_resume = None;
-            self.rtx_at = None;
-            self.lost_again.clear();
+            self.flight.frto_resume = None;
+            self.flight.rtx_at = None;
+            self.flight.lost_again.clear();
         }
-        if self.undo.prior_ssthresh != 0 {
-            self.cwnd = self.cwnd.max(self.undo.prior_cwnd);
-            self.ssthresh = self.ssthresh.max(self.undo.prior_ssthresh);
+        if self.flight.undo.prior_ssthresh != 0 {
+            self.cwnd = self.cwnd.max(self.flight.undo.prior_cwnd);
+            self.ssthresh = self.ssthresh.max(self.flight.undo.prior_ssthresh);
         }
-        self.undo.marker = None;
+        self.flight.undo.marker = None;
     }
 
     /// `tcp_clamp_rto_to_user_timeout()`: never wait past TCP_USER_TIMEOUT (counted from
@@ -2952,9 +2961,9 @@ impl Conn {
         }
         self.syn_pending
             || self.ack_now
-            || self.rtx_at.is_some()
+            || self.flight.rtx_at.is_some()
             || self.hole_to_resend().is_some()
-            || self.tlp_now
+            || self.flight.tlp_now
             || self.probe_now
             || self.can_send_data()
     }
@@ -2979,8 +2988,8 @@ impl Conn {
     /// request sent it).
     fn pipe(&self) -> u32 {
         let mut out = self.in_flight().saturating_sub(self.syn_in_flight() as u32);
-        if let Some(high) = self.loss {
-            if let Some(from) = self.frto_resume {
+        if let Some(high) = self.flight.loss {
+            if let Some(from) = self.flight.frto_resume {
                 // F-RTO sent new data past what the timeout presumed lost and had not
                 // resent yet: that is not in flight.
                 let from = from.max(self.snd_una);
@@ -2994,7 +3003,9 @@ impl Conn {
                 let reno_sacked = if self.neg.sack {
                     0
                 } else {
-                    self.dupacks.saturating_mul(u32::from(self.mss.max(1)))
+                    self.flight
+                        .dupacks
+                        .saturating_mul(u32::from(self.mss.max(1)))
                 };
                 let after = ((self.snd_max - from).max(0) as u32)
                     .saturating_sub(self.sacked_between(from, self.snd_max))
@@ -3002,15 +3013,16 @@ impl Conn {
                 out = out.saturating_add(after);
             }
         }
-        if self.sacked.is_empty() && self.rack_lost_high.is_none() {
+        if self.flight.sacked.is_empty() && self.flight.rack_lost_high.is_none() {
             return out;
         }
         // SACKed bytes below SND.NXT (after an RTO rewound it, those above are not out).
         let sacked = self.sacked_below(self.snd_nxt);
         let mut pipe = out.saturating_sub(sacked);
-        if self.recover.is_some() && self.neg.sack {
+        if self.flight.recover.is_some() && self.neg.sack {
             let (lost, resent) = self.holes();
             let again: u32 = self
+                .flight
                 .lost_again
                 .iter()
                 .map(|&(l, r)| (r - l.max(self.snd_una)).max(0) as u32)
@@ -3024,7 +3036,8 @@ impl Conn {
 
     /// SACKed bytes below `end` (the scoreboard never reaches past SND.MAX).
     fn sacked_below(&self, end: SeqNum) -> u32 {
-        self.sacked
+        self.flight
+            .sacked
             .iter()
             .map(|&(l, r)| (r.min(end) - l).max(0) as u32)
             .sum()
@@ -3032,7 +3045,8 @@ impl Conn {
 
     /// SACKed bytes in `from..end`.
     fn sacked_between(&self, from: SeqNum, end: SeqNum) -> u32 {
-        self.sacked
+        self.flight
+            .sacked
             .iter()
             .map(|&(l, r)| (r.min(end) - l.max(from)).max(0) as u32)
             .sum()
@@ -3045,13 +3059,13 @@ impl Conn {
         let mut hole = |from: SeqNum, to: SeqNum| {
             if from < to {
                 lost += (to - from) as u32;
-                let top = self.high_rxt.min(to);
+                let top = self.flight.high_rxt.map_or(from, |h| h.min(to));
                 if from < top {
                     resent += (top - from) as u32;
                 }
             }
         };
-        for &(l, r) in &self.sacked {
+        for &(l, r) in &self.flight.sacked {
             hole(at, l);
             at = at.max(r);
         }
@@ -3068,10 +3082,11 @@ impl Conn {
     /// SACK recovery: a lost hole to resend, and the window lets it go
     /// (`tcp_xmit_retransmit_queue`).
     fn hole_to_resend(&self) -> Option<SeqNum> {
-        if self.recover.is_none() || !self.neg.sack || self.cwnd_left() == 0 {
+        if self.flight.recover.is_none() || !self.neg.sack || self.cwnd_left() == 0 {
             return None;
         }
-        self.lost_again
+        self.flight
+            .lost_again
             .first()
             .map(|&(l, _)| l.max(self.snd_una))
             .or_else(|| self.next_hole())
@@ -3084,19 +3099,20 @@ impl Conn {
         if cx.cfg.tcp_recovery & 1 == 0 {
             return;
         }
-        let top = self.sacked.last().map_or(self.snd_una, |&(_, r)| r);
+        let top = self.flight.sacked.last().map_or(self.snd_una, |&(_, r)| r);
         let rtt = self.srtt().unwrap_or(RTO_INIT);
         let una = self.snd_una;
-        let sacked = &self.sacked;
+        let f = &mut *self.flight;
+        let sacked = &f.sacked;
         let covered = |l: SeqNum, r: SeqNum| {
             let l = l.max(una);
             // The one range that could hold l: the last starting at or before it.
             let i = sacked.partition_point(|&(a, _)| a <= l);
             r <= una || (i > 0 && r <= sacked[i - 1].1)
         };
-        self.lost_again.retain(|&(l, r)| !covered(l, r));
+        f.lost_again.retain(|&(l, r)| !covered(l, r));
         let mut found = Vec::new();
-        self.rtx_log.retain(|&(l, r, at, max_then)| {
+        f.rtx_log.retain(|&(l, r, at, max_then)| {
             if covered(l, r) {
                 return false;
             }
@@ -3108,8 +3124,8 @@ impl Conn {
         });
         for (l, r) in found {
             cx.incr(Counter::TcpLostRetransmit);
-            if self.lost_again.len() < self.scoreboard_max() {
-                self.lost_again.push((l.max(una), r));
+            if self.flight.lost_again.len() < self.scoreboard_max() {
+                self.flight.lost_again.push((l.max(una), r));
             }
         }
     }
@@ -3119,19 +3135,19 @@ impl Conn {
     /// in proportion to what was delivered while the flight is above ssthresh, and no
     /// faster than slow start (plus one segment when SND.UNA moved) below it.
     fn prr_update(&mut self, newly: u32, una_advanced: bool) {
-        if newly == 0 || self.prior_cwnd == 0 {
+        if newly == 0 || self.flight.prior_cwnd == 0 {
             return;
         }
         // In whole segments, as Linux counts packets: its rounding is part of the result.
         let mss = u32::from(self.mss.max(1));
         let segs = |bytes: u32| bytes.div_ceil(mss);
-        self.prr_delivered = self.prr_delivered.saturating_add(newly);
+        self.flight.prr_delivered = self.flight.prr_delivered.saturating_add(newly);
         let pipe = segs(self.pipe());
         let ssthresh = self.ssthresh / mss;
-        let (delivered, out) = (segs(self.prr_delivered), segs(self.prr_out));
+        let (delivered, out) = (segs(self.flight.prr_delivered), segs(self.flight.prr_out));
         let mut sndcnt = if pipe > ssthresh {
             let due = (u64::from(ssthresh) * u64::from(delivered))
-                .div_ceil(u64::from(segs(self.prior_cwnd).max(1)));
+                .div_ceil(u64::from(segs(self.flight.prior_cwnd).max(1)));
             (due.min(u64::from(u32::MAX)) as u32).saturating_sub(out)
         } else {
             let mut n = delivered.saturating_sub(out).max(segs(newly));
@@ -3141,7 +3157,7 @@ impl Conn {
             n.min(ssthresh - pipe)
         };
         // Force a fast retransmit upon entering recovery.
-        if self.prr_out == 0 {
+        if self.flight.prr_out == 0 {
             sndcnt = sndcnt.max(1);
         }
         self.cwnd = pipe.saturating_add(sndcnt).saturating_mul(mss);
@@ -3269,7 +3285,7 @@ impl Conn {
             if self.neg.ts {
                 let ecr = if simultaneous { self.ts_recent } else { 0 };
                 let val = ts_now(now, self.ts_off);
-                self.fo.syn_tsval.get_or_insert(val);
+                self.syn_tsval.get_or_insert(val);
                 options.timestamps = Some(Timestamps { val, ecr });
             }
             let wscale_ok =
@@ -3329,12 +3345,16 @@ impl Conn {
             });
         }
 
-        if std::mem::take(&mut self.tlp_now) {
+        if self
+            .flight
+            .if_any()
+            .is_some_and(|f| std::mem::take(&mut f.tlp_now))
+        {
             if self.can_send_data() {
                 // The probe is new data: the normal path below sends it.
-                self.tlp_high_seq = Some(SeqNum(0)); // set to SND.NXT once it is out
-                self.tlp_retrans = false;
-            } else if let Some((start, len, fin)) = self.tail {
+                self.flight.tlp_high_seq = Some(SeqNum(0)); // set to SND.NXT once it is out
+                self.flight.tlp_retrans = false;
+            } else if let Some((start, len, fin)) = self.flight.tail {
                 let start = start.max(self.snd_una);
                 let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
                 let len = len.min((data_end - start).max(0) as u32);
@@ -3350,30 +3370,27 @@ impl Conn {
                     // __tcp_retransmit_skb: counted, no RTT sample from it, but not in
                     // retrans_out nor in what undo waits on.
                     self.count_retransmit(cx, start + len + flags.fin() as u32);
-                    self.tlp_high_seq = Some(self.snd_nxt);
-                    self.tlp_retrans = true;
+                    self.flight.tlp_high_seq = Some(self.snd_nxt);
+                    self.flight.tlp_retrans = true;
                     self.rtt_probe = None;
                     return Some(self.finish(cx, start, flags, len, options));
                 }
             }
         }
 
-        let hole = if self.rtx_at.is_none() {
+        let hole = if self.flight.rtx_at.is_none() {
             self.hole_to_resend()
         } else {
             None
         };
-        if let Some(at) = self
-            .rtx_at
-            .take()
-            .or(hole)
-            .filter(|_| self.snd_una < self.snd_max)
-        {
+        let rtx_at = self.flight.if_any().and_then(|f| f.rtx_at.take());
+        if let Some(at) = rtx_at.or(hole).filter(|_| self.snd_una < self.snd_max) {
             // Fast retransmit: the head, or in SACK recovery a hole, up to the next range
             // the peer already has.
             let start = at.max(self.snd_una);
             let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
             let stop = self
+                .flight
                 .sacked
                 .iter()
                 .map(|&(l, _)| l)
@@ -3390,25 +3407,27 @@ impl Conn {
             if len > 0 || flags.fin() {
                 let end = seq + len + flags.fin() as u32;
                 self.note_retransmit(cx, end);
-                self.high_rxt = self.high_rxt.max(end);
-                if self.recover.is_some() {
-                    self.prr_out = self.prr_out.saturating_add(len.max(1));
+                self.flight.high_rxt = Some(self.flight.high_rxt.map_or(end, |h| h.max(end)));
+                if self.flight.recover.is_some() {
+                    self.flight.prr_out = self.flight.prr_out.saturating_add(len.max(1));
                     if self.neg.sack {
                         // A lost retransmission resent: its entry is done.
-                        if let Some(e) = self.lost_again.first_mut() {
+                        if let Some(e) = self.flight.lost_again.first_mut() {
                             if e.0 <= seq && seq < e.1 {
                                 e.0 = end;
                                 if e.0 >= e.1 {
-                                    self.lost_again.remove(0);
+                                    self.flight.lost_again.remove(0);
                                 }
                             }
                         }
-                        if self.rtx_log.len() < self.scoreboard_max() && len > 0 {
-                            self.rtx_log.push((seq, seq + len, now, self.snd_max));
+                        if self.flight.rtx_log.len() < self.scoreboard_max() && len > 0 {
+                            self.flight
+                                .rtx_log
+                                .push((seq, seq + len, now, self.snd_max));
                         }
                     }
                 }
-                let psh_before = self.psh_ends.contains(&(seq + len));
+                let psh_before = self.flight.psh_ends.contains(&(seq + len));
                 if len > 0 && (off + len as usize == self.snd.len() || psh_before) {
                     flags |= TcpFlags::PSH;
                 }
@@ -3420,7 +3439,7 @@ impl Conn {
         self.restart_after_idle(cx);
         // tcp_timeout_mark_lost: after an RTO only what the peer has not SACKed is sent
         // again (the scoreboard survives the timeout unless the peer reneged).
-        if self.loss.is_some_and(|high| self.snd_nxt >= high) {
+        if self.flight.loss.is_some_and(|high| self.snd_nxt >= high) {
             // What went out after the timeout (F-RTO's new data) was not presumed lost.
             self.snd_nxt = self.snd_max;
             seq = self.snd_nxt;
@@ -3428,7 +3447,7 @@ impl Conn {
         if self.snd_nxt < self.snd_max {
             // Not past the data: a FIN the peer SACKed is still ours to resend in order.
             let data_end = self.snd_una + self.syn_in_flight() as u32 + self.snd.len() as u32;
-            for &(l, r) in &self.sacked {
+            for &(l, r) in &self.flight.sacked {
                 if l <= self.snd_nxt && self.snd_nxt < r {
                     self.snd_nxt = r.min(data_end);
                 }
@@ -3438,6 +3457,7 @@ impl Conn {
         if let Some((mut len, mut fin)) = self.sendable() {
             if self.snd_nxt < self.snd_max {
                 let next = self
+                    .flight
                     .sacked
                     .iter()
                     .map(|&(l, _)| l)
@@ -3450,7 +3470,10 @@ impl Conn {
                     }
                 }
             }
-            let resend = std::mem::take(&mut self.fo.resend);
+            let resend = self
+                .fo
+                .if_any()
+                .map_or(0, |f| std::mem::take(&mut f.resend));
             if resend > 0 && len > resend {
                 len = resend;
                 fin = false;
@@ -3460,8 +3483,8 @@ impl Conn {
             let off = (self.snd_nxt - self.snd_una) as usize - self.syn_in_flight() as usize;
             self.snd.copy_range(off, len as usize, payload);
             let retransmission = self.snd_nxt < self.snd_max;
-            if self.recover.is_some() {
-                self.prr_out = self.prr_out.saturating_add(len.max(1));
+            if self.flight.recover.is_some() {
+                self.flight.prr_out = self.flight.prr_out.saturating_add(len.max(1));
             }
             if fin {
                 flags |= TcpFlags::FIN;
@@ -3469,8 +3492,8 @@ impl Conn {
             }
             if len > 0 && (off + len as usize == self.snd.len() || resend == len) {
                 flags |= TcpFlags::PSH;
-                if self.psh_ends.len() < 16 {
-                    self.psh_ends.push(self.snd_nxt + len);
+                if self.flight.psh_ends.len() < 16 {
+                    self.flight.psh_ends.push(self.snd_nxt + len);
                 }
             }
             self.snd_nxt = self.snd_nxt + len + fin as u32;
@@ -3489,14 +3512,16 @@ impl Conn {
                 // a short exchange allocates nothing for it, and its RTT samples come
                 // from the one timed segment per round trip, as before.
                 let big = self.cwnd >= 16 * u32::from(self.mss.max(1));
-                if (big || !self.sent_times.is_empty()) && self.sent_times.len() < MAX_SENT_TIMES {
-                    self.sent_times.push_back((self.snd_nxt, now));
+                if (big || !self.flight.sent_times.is_empty())
+                    && self.flight.sent_times.len() < MAX_SENT_TIMES
+                {
+                    self.flight.sent_times.push_back((self.snd_nxt, now));
                 }
-                self.tail = Some((seq, len, fin));
+                self.flight.tail = Some((seq, len, fin));
             }
             self.snd_max = self.snd_max.max(self.snd_nxt);
-            if self.tlp_high_seq == Some(SeqNum(0)) {
-                self.tlp_high_seq = Some(self.snd_nxt); // this segment was the probe
+            if self.flight.tlp_high_seq == Some(SeqNum(0)) {
+                self.flight.tlp_high_seq = Some(self.snd_nxt); // this segment was the probe
             }
             if !retransmission {
                 self.cwnd_validate();
@@ -3505,7 +3530,7 @@ impl Conn {
                 self.rtx_deadline = Some(now + self.rto);
             }
             // tcp_write_xmit: after new data, one loss probe per tail episode.
-            if !retransmission && self.tlp_high_seq.is_none() {
+            if !retransmission && self.flight.tlp_high_seq.is_none() {
                 self.schedule_loss_probe(cx, false);
             }
             self.probe_deadline = None;
@@ -3525,11 +3550,19 @@ impl Conn {
         None
     }
 
-    /// Buffers emptied by a read or an ACK keep their memory while data flows; a pause of
-    /// a second gives it back, so idle connections cost no buffer memory (DESIGN.md 3)
-    /// and a busy one allocates nothing per segment.
+    /// Buffers emptied by a read or an ACK keep their memory while data flows, and so
+    /// does the flight record; a pause of a second gives it back, so idle connections
+    /// cost no buffer or flight memory (DESIGN.md 3) and a busy one allocates nothing
+    /// per segment. An active Fast Open's record goes as soon as the handshake is over
+    /// and its SYN data is resent.
     pub(crate) fn schedule_trim(&mut self, now: Instant) {
-        if self.trim_deadline.is_none() && (self.rcv.idle_memory() || self.snd.idle_memory()) {
+        if self.fo.allocated() && self.state != TcpState::SynSent {
+            self.fo.release_if_at_rest(true);
+        }
+        let flight_rests = self.flight.allocated() && self.snd_una == self.snd_max;
+        if self.trim_deadline.is_none()
+            && (self.rcv.idle_memory() || self.snd.idle_memory() || flight_rests)
+        {
             self.trim_deadline = Some(now + BUFFER_TRIM_DELAY);
         }
     }
@@ -3578,7 +3611,8 @@ impl Conn {
         }
         // A D-SACK goes first, in one ACK only (`tcp_options_write` clears it).
         let mut n = 0;
-        if let Some((l, r)) = self.dsack.take().filter(|_| self.neg.sack) {
+        let dsack = self.flight.if_any().and_then(|f| f.dsack.take());
+        if let Some((l, r)) = dsack.filter(|_| self.neg.sack) {
             options.sack_blocks[0] = SackBlock {
                 left: l.0,
                 right: r.0,
@@ -3593,7 +3627,7 @@ impl Conn {
             // from the lowest (Linux reports only its remembered blocks; with at most
             // four ranges the set is the same).
             let (mut picked, mut k) = ([0usize; 4], 0);
-            for &x in &self.sack_recent {
+            for &x in &self.flight.sack_recent {
                 if x < self.rcv_nxt || k >= max {
                     continue;
                 }
@@ -3700,7 +3734,7 @@ impl Conn {
             self.cc.set_algorithm(a);
         }
         if self.opts.sndbuf != old.sndbuf {
-            self.snd.limit = self.opts.sndbuf(cx.cfg) as usize;
+            self.snd.set_limit(self.opts.sndbuf(cx.cfg) as usize);
         }
         if self.opts.maxseg != old.maxseg && self.state == TcpState::SynSent {
             self.advmss = advmss(cx.cfg, self.local, self.opts.maxseg);
@@ -3769,7 +3803,7 @@ impl Conn {
             reordering: u32::from(self.reordering),
             rcv_space: self.rcv.capacity() as u32,
             total_retrans: self.total_retrans,
-            retrans: self.retrans_out,
+            retrans: self.flight.retrans_out,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
             segs_out: self.stats.segs_out,
@@ -3844,5 +3878,22 @@ pub(crate) fn seg_info(src: SocketAddr, dst: SocketAddr, seg: &TcpSegment<'_>) -
         len: seg.payload.len() as u32,
         win: seg.window,
         options: seg.options,
+    }
+}
+/// The TCB's size is the memory every idle connection costs (BENCHMARKS.md): a new field
+/// must find its room, or say in this budget why it needs more.
+#[cfg(all(test, target_pointer_width = "64"))]
+mod size_budget {
+    #[test]
+    fn an_idle_connection_costs_its_budget() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<super::Conn>() <= 744,
+            "{}",
+            size_of::<super::Conn>()
+        );
+        assert_eq!(size_of::<crate::buffer::SendBuf>(), 40);
+        assert_eq!(size_of::<crate::buffer::RecvBuf>(), 40);
+        assert_eq!(size_of::<crate::flight::LazyFlight>(), 8);
     }
 }

@@ -15,6 +15,8 @@ mod demux;
 pub mod errno;
 pub mod event;
 mod fastopen;
+mod flight;
+mod lazy;
 mod listener;
 mod opts;
 mod secrets;

@@ -410,7 +410,7 @@ impl Stack {
         if rst {
             cx.reset_reply(dst, src, seg);
         }
-        if let Some(l) = c.fo.learned.take() {
+        if let Some(l) = c.fo.if_any().and_then(|f| f.learned.take()) {
             let cookie = l
                 .cookie
                 .as_ref()
@@ -2519,7 +2519,7 @@ impl Stack {
                 SockKind::Conn(i) => self
                     .conns
                     .get(i)
-                    .map(|c| c.snd.limit as u32)
+                    .map(|c| c.snd.limit() as u32)
                     .unwrap_or(o.sndbuf(cfg)),
                 _ => o.sndbuf(cfg),
             }),
@@ -2773,6 +2773,11 @@ impl Stack {
             demux: self.demux.len(),
             request_bytes: self.reqs.len() * std::mem::size_of::<Request>(),
             orphans: self.orphans as usize,
+            flights: self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.flight.allocated())
+                .count(),
         }
     }
 
@@ -2931,6 +2936,9 @@ pub struct TableSizes {
     pub request_bytes: usize,
     /// Orphaned connections (closed by the application, still closing).
     pub orphans: usize,
+    /// Connections holding a flight record: data in flight, or recovery state not yet
+    /// at rest (an idle connection holds none).
+    pub flights: usize,
 }
 
 fn is_loopback(ip: IpAddr) -> bool {

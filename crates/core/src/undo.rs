@@ -8,7 +8,7 @@
 use crate::wire::SeqNum;
 
 /// One reduction's undo record.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Undo {
     /// SND.UNA when the reduction began (`undo_marker`); `None`: nothing to undo.
     pub(crate) marker: Option<SeqNum>,
@@ -26,6 +26,15 @@ pub(crate) struct Undo {
 }
 
 impl Undo {
+    /// Nothing to undo.
+    pub(crate) const NONE: Undo = Undo {
+        marker: None,
+        retrans: 0,
+        prior_ssthresh: 0,
+        prior_cwnd: 0,
+        first_rtx_tsval: None,
+    };
+
     /// `tcp_init_undo`: a reduction begins at `una` with `retrans_out` retransmissions
     /// still in flight (their D-SACKs may come later).
     pub(crate) fn init(&mut self, una: SeqNum, retrans_out: u32) {

@@ -1015,3 +1015,48 @@ fn an_application_limited_flow_does_not_inflate_the_window() {
     let _ = read_all(&mut p.b, p.now, s);
     assert!(cwnd(&p) >= 20, "a window-limited flow grows: {}", cwnd(&p));
 }
+
+/// DESIGN.md 3: an idle connection holds no flight record (the scoreboard, recovery and
+/// undo state): none after the handshake or a keepalive exchange, and the one a request
+/// and its response needed is given back once the connection pauses — while one with an
+/// undo record a late D-SACK could still use keeps it.
+#[test]
+fn idle_connections_hold_no_flight_record() {
+    let mut p = Pair::new(Config::seed());
+    let (c, _l, s) = p.establish();
+    let flights = |p: &Pair| (p.a.table_sizes().flights, p.b.table_sizes().flights);
+    assert_eq!(flights(&p), (0, 0), "after the handshake");
+    for (st, fd) in [(&mut p.a, c), (&mut p.b, s)] {
+        st.setsockopt(p.now, fd, SockOpt::KeepAlive(true)).unwrap();
+        st.setsockopt(p.now, fd, SockOpt::KeepIdle(1)).unwrap();
+        st.setsockopt(p.now, fd, SockOpt::KeepIntvl(1)).unwrap();
+    }
+    p.run_for(Duration::from_secs(5));
+    assert!(
+        p.a.counters().get(Counter::OutSegs) > 4,
+        "keepalive probes went out"
+    );
+    assert_eq!(flights(&p), (0, 0), "after keepalive probes and their ACKs");
+    p.a.setsockopt(p.now, c, SockOpt::KeepAlive(false)).unwrap();
+    p.b.setsockopt(p.now, s, SockOpt::KeepAlive(false)).unwrap();
+    for round in 0..3 {
+        p.a.write(p.now, c, &[b'q'; 3000]).unwrap();
+        p.run_for(Duration::from_millis(50));
+        assert_eq!(read_all(&mut p.b, p.now, s).0.len(), 3000);
+        let sent = p.b.write(p.now, s, &[b'r'; 12_000]).unwrap();
+        assert_eq!(sent, 12_000);
+        p.run_for(Duration::from_millis(1));
+        if round == 0 {
+            assert_eq!(flights(&p).1, 1, "data in flight has its record");
+        }
+        let mut got = 0;
+        for _ in 0..40 {
+            p.run_for(Duration::from_millis(25));
+            got += read_all(&mut p.a, p.now, c).0.len();
+        }
+        assert_eq!(got, 12_000);
+    }
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(flights(&p), (0, 0), "given back after a pause");
+    assert_eq!(p.a.counters().get(Counter::RetransSegs), 0);
+}
