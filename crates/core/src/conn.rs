@@ -14,7 +14,7 @@ use crate::lazy::{AtRest, Lazy};
 use crate::opts::SockOpts;
 use crate::timers::TimerId;
 use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use synack_wire::{SackBlock, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
 
@@ -92,8 +92,8 @@ pub(crate) enum Next {
 /// One connection's full state.
 pub(crate) struct Conn {
     pub(crate) state: TcpState,
-    pub(crate) local: SocketAddr,
-    pub(crate) remote: SocketAddr,
+    /// The 4-tuple (`local()`, `remote()`).
+    addrs: Addrs,
     /// The application's descriptor; `None` while in an accept queue or once orphaned.
     pub(crate) fd: Option<Fd>,
     /// Opened by connect() (it holds its local port in the port table).
@@ -167,7 +167,8 @@ pub(crate) struct Conn {
     /// sample (a sample is at least 1 µs).
     srtt_us: u32,
     rttvar_us: u32,
-    pub(crate) rto: Duration,
+    /// The retransmission timeout in µs (at most TCP_RTO_MAX: 120 s fits a `u32`).
+    rto_us: u32,
     pub(crate) backoff: u32,
     pub(crate) retransmits: u32,
     total_rto: u32,
@@ -344,11 +345,63 @@ struct Stats {
     last_ack_recv: Option<Instant>,
 }
 
+/// A connection's two addresses packed into 38 bytes instead of two 32-byte
+/// `SocketAddr`s (every connection carries them): both IPs in 16 bytes (an IPv4 address in
+/// the first four), the ports, the family. IPv6 flow labels and scope ids are not part of
+/// a connection's identity (Linux's `sk_v6_daddr`, `sk_dport`... neither).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Addrs {
+    local: [u8; 16],
+    remote: [u8; 16],
+    ports: [u16; 2],
+    v6: bool,
+}
+
+impl Addrs {
+    fn new(local: SocketAddr, remote: SocketAddr) -> Addrs {
+        fn bytes(a: &SocketAddr) -> [u8; 16] {
+            match a.ip() {
+                IpAddr::V4(v4) => {
+                    let mut b = [0; 16];
+                    b[..4].copy_from_slice(&v4.octets());
+                    b
+                }
+                IpAddr::V6(v6) => v6.octets(),
+            }
+        }
+        Addrs {
+            local: bytes(&local),
+            remote: bytes(&remote),
+            ports: [local.port(), remote.port()],
+            v6: local.is_ipv6(),
+        }
+    }
+
+    fn addr(&self, ip: &[u8; 16], port: u16) -> SocketAddr {
+        if self.v6 {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::from(*ip)), port)
+        } else {
+            let v4 = Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]);
+            SocketAddr::new(IpAddr::V4(v4), port)
+        }
+    }
+}
+
 fn ts_now(now: Instant, off: u32) -> u32 {
     (now.as_millis() as u32).wrapping_add(off)
 }
 
 impl Conn {
+    /// Our address and port.
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.addrs.addr(&self.addrs.local, self.addrs.ports[0])
+    }
+
+    /// The peer's address and port.
+    pub(crate) fn remote(&self) -> SocketAddr {
+        self.addrs.addr(&self.addrs.remote, self.addrs.ports[1])
+    }
+
     /// A connection about to send its SYN (active open).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn connect(
@@ -519,8 +572,7 @@ impl Conn {
             soft_error: None,
             last_oow_ack: OowStamp::default(),
             state: TcpState::Closed,
-            local,
-            remote,
+            addrs: Addrs::new(local, remote),
             fd,
             active: false,
             orphan: false,
@@ -559,7 +611,7 @@ impl Conn {
             dead: false,
             srtt_us: 0,
             rttvar_us: 0,
-            rto: RTO_INIT,
+            rto_us: 0,
             backoff: 0,
             retransmits: 0,
             total_rto: 0,
@@ -623,13 +675,14 @@ impl Conn {
             cx.counters.incr(Counter::CurrEstab);
         }
         self.state = to;
-        cx.events.state(cx.now, self.local, self.remote, from, to);
+        cx.events
+            .state(cx.now, self.local(), self.remote(), from, to);
     }
 
     /// MSS of the path: the interface's, or a smaller path MTU learned from ICMP.
     fn path_mss(&self, cfg: &Config) -> u16 {
-        let path = advmss(cfg, self.local, None);
-        let hdr = if self.local.is_ipv4() { 40 } else { 60 };
+        let path = advmss(cfg, self.local(), None);
+        let hdr = if self.local().is_ipv4() { 40 } else { 60 };
         match self.pmtu {
             Some(m) => path.min(m.saturating_sub(hdr).max(88) as u16),
             None => path,
@@ -983,7 +1036,7 @@ impl Conn {
                 }
             } else if self.srtt().is_none() {
                 // tcp_init_transfer: no RTT sample and a lost SYN: fall back to 3 s.
-                self.rto = Duration::from_secs(3);
+                self.set_rto(Duration::from_secs(3));
             }
             self.rtt_probe = None;
             self.fastopen_synack(cx, seg, ack);
@@ -996,8 +1049,8 @@ impl Conn {
             self.backoff = 0;
             self.retrans_stamp = None;
             self.rtx_deadline = None;
-            if self.rto > RTO_INIT && self.srtt().is_some() {
-                self.rto = self.compute_rto();
+            if self.rto() > RTO_INIT && self.srtt().is_some() {
+                self.set_rto(self.compute_rto());
             }
             self.set_state(cx, TcpState::Established);
             self.arm_keepalive(cx);
@@ -1185,7 +1238,7 @@ impl Conn {
         self.backoff = 0;
         self.retrans_stamp = None;
         if self.srtt().is_some() {
-            self.rto = self.compute_rto();
+            self.set_rto(self.compute_rto());
         }
 
         // CUBIC's per-ACK RTT sample; HyStart may end slow start here.
@@ -1362,7 +1415,7 @@ impl Conn {
         if self.snd_una == self.snd_max {
             self.rtx_deadline = None;
         } else if !self.arm_reorder_timer(cx) && !self.schedule_loss_probe(cx, true) {
-            self.rtx_deadline = Some(cx.now + self.rto);
+            self.rtx_deadline = Some(cx.now + self.rto());
         }
     }
 
@@ -1422,7 +1475,7 @@ impl Conn {
             self.enter_recovery(cx);
             self.prr_update(u32::from(self.mss.max(1)), false);
         }
-        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto()));
     }
 
     /// `tcp_schedule_loss_probe` (RFC 8985 7.2): with SACK, outside recovery, data in
@@ -1458,7 +1511,7 @@ impl Conn {
             None => RTO_INIT,
         };
         let rto_left = if advancing_rto {
-            Some(self.rto)
+            Some(self.rto())
         } else {
             self.rtx_deadline
                 .filter(|_| !self.rtx_is_probe && !self.rtx_is_reo)
@@ -1483,7 +1536,7 @@ impl Conn {
             self.flight.tlp_now = true;
             cx.incr(Counter::TcpLossProbes);
         }
-        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto()));
     }
 
     fn probes_out_reset_if_window(&mut self) {
@@ -1729,7 +1782,7 @@ impl Conn {
             return;
         };
         let mut idle = cx.now.saturating_duration_since(last);
-        if idle <= self.rto {
+        if idle <= self.rto() {
             return;
         }
         let mss = u32::from(self.mss.max(1));
@@ -1738,8 +1791,8 @@ impl Conn {
             self.ssthresh = self.ssthresh.max((self.cwnd >> 1) + (self.cwnd >> 2));
         }
         let mut cwnd = self.cwnd;
-        while idle > self.rto && cwnd > restart {
-            idle -= self.rto;
+        while idle > self.rto() && cwnd > restart {
+            idle -= self.rto();
             cwnd >>= 1;
         }
         self.cwnd = cwnd.max(restart);
@@ -1750,6 +1803,18 @@ impl Conn {
     fn loss_ssthresh(&mut self) -> u32 {
         let mss = u32::from(self.mss.max(1));
         self.cc.ssthresh(self.cwnd / mss).saturating_mul(mss)
+    }
+
+    /// The retransmission timeout (RTO_INIT before the first RTT sample).
+    pub(crate) fn rto(&self) -> Duration {
+        match self.rto_us {
+            0 => RTO_INIT,
+            us => Duration::from_micros(u64::from(us)),
+        }
+    }
+
+    fn set_rto(&mut self, rto: Duration) {
+        self.rto_us = u32::try_from(rto.as_micros()).unwrap_or(u32::MAX).max(1);
     }
 
     fn rtt_sample(&mut self, rtt: Duration) {
@@ -1767,7 +1832,7 @@ impl Conn {
             self.rttvar_us = ((u64::from(self.rttvar_us) * 3 + delta) / 4) as u32;
             self.srtt_us = ((srtt * 7 + u64::from(rtt)) / 8).max(1) as u32;
         }
-        self.rto = self.compute_rto();
+        self.set_rto(self.compute_rto());
     }
 
     /// The smoothed RTT, once there is a sample.
@@ -1981,7 +2046,7 @@ impl Conn {
     /// `tcp_fin_time()`: the orphaned FIN_WAIT_2 lifetime, at least 3.5 RTO.
     pub(crate) fn fin_time(&self, cfg: &Config) -> Duration {
         let t = self.opts.fin_timeout(cfg);
-        let floor = self.rto * 4 - self.rto / 2;
+        let floor = self.rto() * 4 - self.rto() / 2;
         t.max(floor)
     }
 
@@ -2098,9 +2163,9 @@ impl Conn {
             IcmpKind::Unreachable { code } => match code {
                 0 => Errno::ENETUNREACH,
                 2 => Errno::ENOPROTOOPT,
-                3 if self.local.is_ipv4() => Errno::ECONNREFUSED,
-                4 if !self.local.is_ipv4() => Errno::ECONNREFUSED,
-                1 if !self.local.is_ipv4() => Errno::EACCES,
+                3 if self.local().is_ipv4() => Errno::ECONNREFUSED,
+                4 if !self.local().is_ipv4() => Errno::ECONNREFUSED,
+                1 if !self.local().is_ipv4() => Errno::EACCES,
                 _ => Errno::EHOSTUNREACH,
             },
             IcmpKind::TimeExceeded => Errno::EHOSTUNREACH,
@@ -2124,7 +2189,7 @@ impl Conn {
     /// `tcp_v4_mtu_reduced`: a smaller path MTU shrinks the MSS; what is in flight and
     /// too big goes again now (tcp_simple_retransmit) — for a SYN with data, a plain SYN.
     fn pmtu_reduced(&mut self, cx: &mut Ctx<'_>, mtu: u32) {
-        let hdr = if self.local.is_ipv4() { 40 } else { 60 };
+        let hdr = if self.local().is_ipv4() { 40 } else { 60 };
         let current = u32::from(self.path_mss(cx.cfg)) + hdr;
         if mtu < 68 || mtu >= current {
             return;
@@ -2154,8 +2219,8 @@ impl Conn {
     /// A segment without data at SND.NXT (a FIN or RST sent outside the transmit path).
     fn bare(&self, cx: &Ctx<'_>, flags: TcpFlags) -> Ctrl {
         Ctrl {
-            src: self.local,
-            dst: self.remote,
+            src: self.local(),
+            dst: self.remote(),
             seq: self.snd_nxt.0,
             ack: self.rcv_nxt.0,
             flags,
@@ -2216,7 +2281,7 @@ impl Conn {
             || seq > self.snd_wl1
             || (seq == self.snd_wl1 && (win > self.snd_wnd || win == 0));
         // tcp_tsval_replay: RTO in jiffies × 1200 / HZ, in the peer's (millisecond) ticks.
-        let replay = (self.rto.as_millis() as u64 * 1200 / 1000).min(i32::MAX as u64) as i32;
+        let replay = (self.rto().as_millis() as u64 * 1200 / 1000).min(i32::MAX as u64) as i32;
         let disordered = pure_ack && ack == self.snd_una && !may_update_window && behind <= replay;
         !disordered
     }
@@ -2245,7 +2310,7 @@ impl Conn {
     }
 
     fn drop_event(&self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, reason: crate::DropReason) {
-        let (src, dst) = (self.remote, self.local);
+        let (src, dst) = (self.remote(), self.local());
         cx.events.push(cx.now, || EventKind::Drop {
             seg: Some(seg_info(src, dst, seg)),
             reason,
@@ -2433,7 +2498,7 @@ impl Conn {
     }
 
     fn timer_event(&self, cx: &mut Ctx<'_>, timer: TimerKind) {
-        let (local, remote) = (self.local, self.remote);
+        let (local, remote) = (self.local(), self.remote());
         cx.events.push(cx.now, || EventKind::Timer {
             local,
             remote,
@@ -2506,7 +2571,7 @@ impl Conn {
         }
         if self.retrans_stamp.is_none() {
             // Time the head segment was first sent: one RTO ago.
-            self.retrans_stamp = Some(cx.now - self.rto);
+            self.retrans_stamp = Some(cx.now - self.rto());
         }
         cx.incr(Counter::TcpTimeouts);
         // tcp_timeout_mark_lost: everything out is lost now, retransmitted or not.
@@ -2525,9 +2590,9 @@ impl Conn {
             && self.total_rto <= cx.cfg.tcp_syn_linear_timeouts as u32;
         if !linear {
             self.backoff += 1;
-            self.rto = (self.rto * 2).min(cx.cfg.rto_max());
+            self.set_rto((self.rto() * 2).min(cx.cfg.rto_max()));
         }
-        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto));
+        self.rtx_deadline = Some(cx.now + self.clamp_to_user_timeout(cx.now, self.rto()));
         Next::Keep
     }
 
@@ -2886,7 +2951,7 @@ impl Conn {
     }
 
     fn probe_interval(&self, cfg: &Config) -> Duration {
-        (self.rto * (1u32 << self.backoff.min(16))).min(cfg.rto_max())
+        (self.rto() * (1u32 << self.backoff.min(16))).min(cfg.rto_max())
     }
 
     fn has_unsent(&self) -> bool {
@@ -2936,7 +3001,7 @@ impl Conn {
     /// sequence sent, the bytes in flight still held in the send buffer, and a sound
     /// receive queue. For fuzzers and tests ([`crate::Stack::check_invariants`]).
     pub(crate) fn check(&self) -> Result<(), String> {
-        let who = format!("{} -> {} ({})", self.local, self.remote, self.state);
+        let who = format!("{} -> {} ({})", self.local(), self.remote(), self.state);
         if self.snd_una > self.snd_nxt || self.snd_nxt > self.snd_max {
             return Err(format!(
                 "{who}: SND.UNA {} SND.NXT {} SND.MAX {}",
@@ -3321,7 +3386,7 @@ impl Conn {
                 self.note_retransmit(cx, self.iss + 1);
             }
             if self.rtx_deadline.is_none() {
-                self.rtx_deadline = Some(now + self.rto);
+                self.rtx_deadline = Some(now + self.rto());
             }
             // A SYN's window is whole MSS without the timestamp allowance (no ts_recent
             // yet): 64240 for MSS 1460, as Linux; a SYN-ACK takes the timestamps off.
@@ -3527,7 +3592,7 @@ impl Conn {
                 self.cwnd_validate();
             }
             if self.rtx_deadline.is_none() {
-                self.rtx_deadline = Some(now + self.rto);
+                self.rtx_deadline = Some(now + self.rto());
             }
             // tcp_write_xmit: after new data, one loss probe per tail episode.
             if !retransmission && self.flight.tlp_high_seq.is_none() {
@@ -3737,7 +3802,7 @@ impl Conn {
             self.snd.set_limit(self.opts.sndbuf(cx.cfg) as usize);
         }
         if self.opts.maxseg != old.maxseg && self.state == TcpState::SynSent {
-            self.advmss = advmss(cx.cfg, self.local, self.opts.maxseg);
+            self.advmss = advmss(cx.cfg, self.local(), self.opts.maxseg);
         }
     }
 
@@ -3773,7 +3838,7 @@ impl Conn {
             options,
             snd_wscale: self.snd_wscale(),
             rcv_wscale: self.rcv_wscale(),
-            rto: self.rto.as_micros() as u32,
+            rto: self.rto().as_micros() as u32,
             ato: if self.state == TcpState::Established {
                 ATO.as_micros() as u32
             } else {
@@ -3888,7 +3953,7 @@ mod size_budget {
     fn an_idle_connection_costs_its_budget() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Conn>() <= 744,
+            size_of::<super::Conn>() <= 704,
             "{}",
             size_of::<super::Conn>()
         );

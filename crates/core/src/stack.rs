@@ -62,7 +62,7 @@ fn tuple_of<'a>(
     reqs: &'a Slab<Request>,
 ) -> impl Fn(Entry) -> Option<(SocketAddr, SocketAddr)> + 'a {
     move |e| match e {
-        Entry::Conn(i) => conns.get(i).map(|c| (c.local, c.remote)),
+        Entry::Conn(i) => conns.get(i).map(|c| (c.local(), c.remote())),
         Entry::Req(r) => reqs.get(r).map(|q| (q.local, q.remote)),
     }
 }
@@ -1213,15 +1213,15 @@ impl Stack {
         let Some(c) = self.conns.get_mut(i) else {
             return;
         };
-        let key = (c.local, c.remote);
+        let key = (c.local(), c.remote());
         if let Some((id, _)) = c.timer.take() {
             self.timers.cancel(id);
         }
         let over = self.tws.len() as u32 >= self.config.tcp_max_tw_buckets;
         let pending_ack = c.wants_tx();
         let tw = TimeWait {
-            local: c.local,
-            remote: c.remote,
+            local: c.local(),
+            remote: c.remote(),
             substate: sub,
             snd_nxt: c.snd_nxt.0,
             rcv_nxt: c.rcv_nxt.0,
@@ -1286,7 +1286,7 @@ impl Stack {
         if let Some((id, _)) = c.timer.take() {
             self.timers.cancel(id);
         }
-        let key = (c.local, c.remote);
+        let key = (c.local(), c.remote());
         if c.fd.is_none() && c.listener.is_none() {
             self.free_conn(i);
         } else {
@@ -1304,12 +1304,12 @@ impl Stack {
         if let Some((id, _)) = c.timer {
             self.timers.cancel(id);
         }
-        self.demux.remove(c.local, c.remote, Entry::Conn(i));
+        self.demux.remove(c.local(), c.remote(), Entry::Conn(i));
         if c.listener.is_none() && c.created_by_connect() {
-            if let Some(p) = self.ports.get_mut(&c.local.port()) {
+            if let Some(p) = self.ports.get_mut(&c.local().port()) {
                 p.conns = p.conns.saturating_sub(1);
             }
-            self.gc_port(c.local.port());
+            self.gc_port(c.local().port());
         }
     }
 
@@ -1455,7 +1455,7 @@ impl Stack {
                     let mut payload = std::mem::take(&mut self.scratch);
                     let mut cx = cx!(self, now);
                     let out = c.next_segment(&mut cx, &mut payload);
-                    let (src, dst) = (c.local, c.remote);
+                    let (src, dst) = (c.local(), c.remote());
                     self.refresh(now, i);
                     if let Some(o) = out {
                         let OutSeg {
@@ -1812,7 +1812,7 @@ impl Stack {
             return Err(Errno::EAGAIN);
         };
         let c = self.conns.get(i).ok_or(Errno::EINVAL)?;
-        let (local, remote) = (c.local, c.remote);
+        let (local, remote) = (c.local(), c.remote());
         let new = self.alloc_fd(Socket {
             kind: SockKind::Conn(i),
             bound: Some(local),
@@ -1940,8 +1940,8 @@ impl Stack {
         let Some(c) = self.conns.get(i) else {
             return FastOpenPlan::Request { exp: false };
         };
-        let cached = self.fo_cache.get(c.remote.ip());
-        let path = conn::advmss(&self.config, c.local, None);
+        let cached = self.fo_cache.get(c.remote().ip());
+        let path = conn::advmss(&self.config, c.local(), None);
         // tcp_send_syn_data: the cached MSS (else ours) bounded by the path and
         // TCP_MAXSEG, less the most options a middlebox might add.
         let mut clamp = cached.map(|x| x.mss).filter(|&m| m != 0).unwrap_or(path);
@@ -2673,7 +2673,7 @@ impl Stack {
         if matches!(c.state, TcpState::SynSent) || (c.state == TcpState::Closed && c.dead) {
             return Err(Errno::ENOTCONN);
         }
-        Ok(c.remote)
+        Ok(c.remote())
     }
 
     /// The connection's two initial sequence numbers, ours and the peer's (ISS, IRS; the
@@ -2870,8 +2870,8 @@ impl Stack {
             out.push(SocketInfo {
                 fd: c.fd,
                 state: c.state,
-                local: Some(c.local),
-                remote: Some(c.remote),
+                local: Some(c.local()),
+                remote: Some(c.remote()),
                 recv_q: rq,
                 send_q: sq,
                 timer: c
