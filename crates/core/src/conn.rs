@@ -1526,12 +1526,12 @@ impl Conn {
     }
 
     /// `tcp_send_loss_probe`: the probe timer fired. At most one probe per episode; it is
-    /// new data if the window allows, else the last segment sent again. Then the RTO runs
-    /// from now.
+    /// new data if the peer's window allows (the congestion window does not limit a
+    /// probe), else the last segment sent again. Then the RTO runs from now.
     fn loss_probe_timer(&mut self, cx: &mut Ctx<'_>) {
         self.rtx_is_probe = false;
         if self.flight.tlp_high_seq.is_none()
-            && (self.can_send_data() || self.flight.tail.is_some())
+            && (self.sendable_as(true).is_some() || self.flight.tail.is_some())
         {
             self.flight.tlp_now = true;
             cx.incr(Counter::TcpLossProbes);
@@ -3230,6 +3230,14 @@ impl Conn {
 
     /// Nagle (RFC 896 with Minshall's refinement, `tcp_nagle_check`) and the windows.
     fn sendable(&self) -> Option<(u32, bool)> {
+        self.sendable_as(false)
+    }
+
+    /// What `sendable` allows, or with `probe` what a loss probe of new data may send
+    /// (`tcp_write_xmit` with `push_one` 2 and TCP_NAGLE_OFF): one segment even when the
+    /// congestion window is full, without Nagle's or the sender's SWS wait — only the
+    /// peer's window limits it.
+    fn sendable_as(&self, probe: bool) -> Option<(u32, bool)> {
         // A passive Fast Open child may send once its SYN-ACK is out (Linux lets
         // tcp_sendmsg through in SYN_RECV for it).
         let fastopen_early = self.state == TcpState::SynRecv
@@ -3253,7 +3261,12 @@ impl Conn {
         if unsent == 0 && !fin_next {
             return None;
         }
-        let room = self.send_window_left().min(self.cwnd_left());
+        let cwnd_room = if probe {
+            self.cwnd_left().max(u32::from(self.mss))
+        } else {
+            self.cwnd_left()
+        };
+        let room = self.send_window_left().min(cwnd_room);
         if unsent == 0 {
             // A bare FIN needs one unit of window (tcp_snd_wnd_test).
             return (self.send_window_left() >= 1).then_some((0, true));
@@ -3263,7 +3276,7 @@ impl Conn {
             return None;
         }
         let last = len == unsent;
-        if len < self.mss as u32 && !(last && fin_next) {
+        if len < self.mss as u32 && !(last && fin_next) && !probe {
             // A partial segment waits while a small one is unacknowledged (Nagle),
             // or while the window would let a full one go later (SWS avoidance).
             if len < unsent {
@@ -3415,7 +3428,7 @@ impl Conn {
             .if_any()
             .is_some_and(|f| std::mem::take(&mut f.tlp_now))
         {
-            if self.can_send_data() {
+            if self.sendable_as(true).is_some() {
                 // The probe is new data: the normal path below sends it.
                 self.flight.tlp_high_seq = Some(SeqNum(0)); // set to SND.NXT once it is out
                 self.flight.tlp_retrans = false;
@@ -3519,7 +3532,8 @@ impl Conn {
             }
             seq = self.snd_nxt;
         }
-        if let Some((mut len, mut fin)) = self.sendable() {
+        let probe = self.flight.tlp_high_seq == Some(SeqNum(0));
+        if let Some((mut len, mut fin)) = self.sendable_as(probe) {
             if self.snd_nxt < self.snd_max {
                 let next = self
                     .flight
