@@ -202,6 +202,17 @@ impl Scripted {
     }
 
     fn inject(&mut self, from: SocketAddr, flags: TcpFlags, seq: u32, ack: u32) {
+        self.inject_data(from, flags, seq, ack, &[]);
+    }
+
+    fn inject_data(
+        &mut self,
+        from: SocketAddr,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+    ) {
         let p = Packet {
             ip: IpInfo {
                 src: from.ip(),
@@ -220,7 +231,7 @@ impl Scripted {
                     mss: flags.contains(TcpFlags::SYN).then_some(1460),
                     ..TcpOptions::default()
                 },
-                payload: &[],
+                payload,
             },
         };
         self.pkt.clear();
@@ -238,6 +249,11 @@ impl Scripted {
     }
 
     fn connect(&mut self, i: u64) -> Result<Fd, String> {
+        self.connect_isn(i).map(|(fd, _)| fd)
+    }
+
+    /// A connection from peer `i`: its descriptor and our ISN.
+    fn connect_isn(&mut self, i: u64) -> Result<(Fd, u32), String> {
         let from = peer(i);
         self.inject(from, TcpFlags::SYN, 1000, 0);
         let (isn, _) = self.drain().ok_or("no SYN-ACK")?;
@@ -246,7 +262,24 @@ impl Scripted {
             .st
             .accept(self.now, self.listener)
             .map_err(|e| format!("accept: {}", e.name()))?;
-        Ok(fd)
+        Ok((fd, isn))
+    }
+
+    /// A one-byte request from peer `i`, read, a one-byte reply, acknowledged.
+    fn request_reply(&mut self, i: u64, fd: Fd, isn: u32) -> Result<(), String> {
+        let from = peer(i);
+        let ack = isn.wrapping_add(1);
+        self.inject_data(from, TcpFlags::ACK | TcpFlags::PSH, 1001, ack, b"q");
+        self.drain();
+        let mut b = [0u8; 1];
+        let got = self.st.read(self.now, fd, &mut b);
+        check(got == Ok(1), "the request is read")?;
+        let sent = self.st.write(self.now, fd, b"r");
+        check(sent == Ok(1), "the reply is written")?;
+        let (seq, _) = self.drain().ok_or("no reply segment")?;
+        self.inject(from, TcpFlags::ACK, 1002, seq.wrapping_add(1));
+        self.drain();
+        Ok(())
     }
 
     fn close_to_time_wait(&mut self, i: u64, fd: Fd) -> Result<(), String> {
@@ -276,9 +309,10 @@ fn per(delta: Option<(usize, usize)>, n: u64) -> Option<f64> {
 pub fn memory_and_timers(n: u64, ticks: u32) -> Result<(Memory, TimerTicks), String> {
     // ESTABLISHED
     let mut s = Scripted::new(true);
+    let mut conns = Vec::with_capacity(n as usize);
     let h0 = heap_bytes();
     for i in 0..n {
-        s.connect(i)?;
+        conns.push(s.connect_isn(i)?);
     }
     let h1 = heap_bytes();
     let sizes = s.st.table_sizes();
@@ -291,6 +325,20 @@ pub fn memory_and_timers(n: u64, ticks: u32) -> Result<(Memory, TimerTicks), Str
         "one keepalive timer per connection",
     )?;
     let est = per(h0.zip(h1), n);
+    // The same connections after a request and a reply each, then a pause of two
+    // seconds: buffers and flight records given back, congestion state kept.
+    for (i, &(fd, isn)) in conns.iter().enumerate() {
+        s.request_reply(i as u64, fd, isn)?;
+    }
+    s.now += Duration::from_secs(2);
+    s.st.handle_timeout(s.now);
+    s.drain();
+    let h2 = heap_bytes();
+    check(
+        s.st.table_sizes().flights == 0,
+        "every flight record given back after the pause",
+    )?;
+    let used = per(h0.zip(h2), n);
     let (big_tick, big_visits) = idle_ticks(&mut s, ticks);
     let fire = fire_keepalives(&mut s, n)?;
     drop(s);
@@ -321,6 +369,7 @@ pub fn memory_and_timers(n: u64, ticks: u32) -> Result<(Memory, TimerTicks), Str
         Memory {
             count: n,
             established: est,
+            established_used: used,
             time_wait: tw,
         },
         TimerTicks {
