@@ -87,20 +87,23 @@ enum SockKind {
     Conn(u32),
 }
 
-/// A descriptor. A connection's socket is 48 bytes: its options live in the connection;
-/// only a socket not (yet) connected keeps them here, boxed, and only once one is set.
+/// A descriptor. A connection's socket is 16 bytes: its options and addresses live in the
+/// connection; only a socket not (yet) connected keeps them here, boxed, and only once
+/// one is set or it is bound.
 struct Socket {
     kind: SockKind,
-    bound: Option<SocketAddr>,
     setup: Option<Box<Setup>>,
 }
 
-/// Options of a socket before connect() or of a listener (`None`: all defaults).
+/// Options and address of a socket before connect() or of a listener (`None`: all
+/// defaults, not bound).
 #[derive(Clone, Copy, Default)]
 struct Setup {
     opts: SockOpts,
     /// TCP_FASTOPEN / TCP_FASTOPEN_KEY set before listen().
     fastopen: FastOpenListen,
+    /// bind()'s address (a listener's too).
+    bound: Option<SocketAddr>,
 }
 
 impl Socket {
@@ -1650,7 +1653,6 @@ impl Stack {
         let now = self.clock(now);
         let r = self.alloc_fd(Socket {
             kind: SockKind::Fresh,
-            bound: None,
             setup: None,
         });
         self.record(now, None, || "socket()".into(), r)
@@ -1658,7 +1660,7 @@ impl Stack {
 
     fn bind_inner(&mut self, fd: Fd, addr: SocketAddr) -> Result<(), Errno> {
         let s = self.sock(fd)?;
-        if s.bound.is_some() || !matches!(s.kind, SockKind::Fresh) {
+        if s.setup().bound.is_some() || !matches!(s.kind, SockKind::Fresh) {
             return Err(Errno::EINVAL);
         }
         let reuse = s.setup().opts.reuse_addr;
@@ -1679,7 +1681,7 @@ impl Stack {
             .or_default()
             .binds
             .push((addr.ip(), reuse, false, fd));
-        self.sock_mut(fd)?.bound = Some(addr);
+        self.sock_mut(fd)?.setup_mut().bound = Some(addr);
         Ok(())
     }
 
@@ -1733,7 +1735,7 @@ impl Stack {
             SockKind::Conn(_) => return Err(Errno::EINVAL),
             SockKind::Fresh => {}
         }
-        if s.bound.is_none() {
+        if s.setup().bound.is_none() {
             // Linux autobinds an unbound listener to an ephemeral port.
             let ip = self
                 .addrs
@@ -1743,7 +1745,7 @@ impl Stack {
             self.bind_inner(fd, SocketAddr::new(ip, 0))?;
         }
         let s = self.sock(fd)?;
-        let local = s.bound.ok_or(Errno::EINVAL)?;
+        let local = s.setup().bound.ok_or(Errno::EINVAL)?;
         // Two listeners on one address: EADDRINUSE (even with SO_REUSEADDR).
         if self.listen_map.contains_key(&local) {
             return Err(Errno::EADDRINUSE);
@@ -1758,7 +1760,9 @@ impl Stack {
                 return Err(Errno::EADDRINUSE);
             }
         }
-        let Setup { opts, mut fastopen } = s.setup();
+        let Setup {
+            opts, mut fastopen, ..
+        } = s.setup();
         // tcp_fastopen 0x400 (with 0x2): Fast Open on every listener, its queue as long as
         // the accept queue (`fastopen_queue_tune(sk, backlog)` in inet_listen).
         let every = fastopen::bits::SERVER_WO_SOCKOPT | fastopen::bits::SERVER;
@@ -1812,10 +1816,9 @@ impl Stack {
             return Err(Errno::EAGAIN);
         };
         let c = self.conns.get(i).ok_or(Errno::EINVAL)?;
-        let (local, remote) = (c.local(), c.remote());
+        let remote = c.remote();
         let new = self.alloc_fd(Socket {
             kind: SockKind::Conn(i),
-            bound: Some(local),
             setup: None,
         })?;
         if let Some(lis) = self.listeners.get_mut(l) {
@@ -1882,7 +1885,7 @@ impl Stack {
             return Err(Errno::ECONNREFUSED);
         }
         let opts = s.setup().opts;
-        let bound = s.bound;
+        let bound = s.setup().bound;
         let local_ip = match bound {
             Some(b) if !b.ip().is_unspecified() => b.ip(),
             _ => self
@@ -1927,8 +1930,7 @@ impl Stack {
         self.ports.entry(local.port()).or_default().conns += 1;
         let s = self.sock_mut(fd)?;
         s.kind = SockKind::Conn(i);
-        s.bound = Some(local);
-        // The connection has the options now.
+        // The connection has the options and the addresses now.
         s.setup = None;
         Ok(i)
     }
@@ -2341,7 +2343,7 @@ impl Stack {
                 SockKind::Listening(l) => Some(Err(l)),
                 SockKind::Conn(i) => Some(Ok(i)),
             },
-            s.bound,
+            self.bound(s),
         );
         match kind {
             None => {}
@@ -2661,9 +2663,18 @@ impl Stack {
         })
     }
 
+    /// A socket's local address: bind()'s, or its connection's.
+    fn bound(&self, s: &Socket) -> Option<SocketAddr> {
+        match s.kind {
+            SockKind::Conn(i) => self.conns.get(i).map(Conn::local),
+            _ => s.setup().bound,
+        }
+    }
+
     pub fn local_addr(&self, fd: Fd) -> Result<SocketAddr, Errno> {
         let s = self.sock(fd)?;
-        Ok(s.bound
+        Ok(self
+            .bound(s)
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)))
     }
 
@@ -2968,5 +2979,7 @@ mod tests {
             std::mem::size_of::<Request>()
         );
         assert!(std::mem::size_of::<Conn>() > 2 * std::mem::size_of::<TimeWait>());
+        // A connection's descriptor: its kind and an absent setup box.
+        assert_eq!(std::mem::size_of::<Socket>(), 16);
     }
 }

@@ -1060,3 +1060,37 @@ fn idle_connections_hold_no_flight_record() {
     assert_eq!(flights(&p), (0, 0), "given back after a pause");
     assert_eq!(p.a.counters().get(Counter::RetransSegs), 0);
 }
+
+/// getsockname() on a connection's descriptor reads the connection's own address (the
+/// descriptor keeps no copy): an accepted socket, a connected one, a bound-then-connected
+/// one, and a listener's keep answering — after a reset too — and closing a bound socket
+/// frees its port for another bind().
+#[test]
+fn local_addresses_come_from_the_connection() {
+    let mut p = Pair::new(Config::seed());
+    let l = p.b.socket(p.now).unwrap();
+    p.b.bind(p.now, l, SocketAddr::new(B, 80)).unwrap();
+    p.b.listen(p.now, l, 8).unwrap();
+    let c = p.a.socket(p.now).unwrap();
+    p.a.bind(p.now, c, SocketAddr::new(A, 4242)).unwrap();
+    let _ = p.a.connect(p.now, c, SocketAddr::new(B, 80));
+    p.run_for(Duration::from_millis(100));
+    let (s, peer) = p.b.accept(p.now, l).unwrap();
+    assert_eq!(peer, SocketAddr::new(A, 4242));
+    assert_eq!(p.b.local_addr(l), Ok(SocketAddr::new(B, 80)));
+    assert_eq!(p.b.local_addr(s), Ok(SocketAddr::new(B, 80)));
+    assert_eq!(p.a.local_addr(c), Ok(SocketAddr::new(A, 4242)));
+    p.a.setsockopt(p.now, c, SockOpt::Linger(Some(0))).unwrap();
+    p.b.close(p.now, l).unwrap();
+    p.a.close(p.now, c).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(
+        p.b.local_addr(s),
+        Ok(SocketAddr::new(B, 80)),
+        "reset, not closed"
+    );
+    let again = p.a.socket(p.now).unwrap();
+    assert_eq!(p.a.bind(p.now, again, SocketAddr::new(A, 4242)), Ok(()));
+    let l2 = p.b.socket(p.now).unwrap();
+    assert_eq!(p.b.bind(p.now, l2, SocketAddr::new(B, 80)), Ok(()));
+}
