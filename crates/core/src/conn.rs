@@ -13,6 +13,7 @@ use crate::flight::LazyFlight;
 use crate::lazy::{AtRest, Lazy};
 use crate::opts::SockOpts;
 use crate::timers::TimerId;
+use crate::undo::Undo;
 use crate::{Config, Counter, Errno, Fd, Instant, TcpState};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -179,6 +180,11 @@ pub(crate) struct Conn {
     rtt_probe: Option<(SeqNum, Instant)>,
     /// Data in flight and its recovery: boxed while not at rest (see `flight`).
     pub(crate) flight: LazyFlight,
+    /// What undoing the last window reduction needs: boxed while there is one. Apart
+    /// from the flight, since Linux keeps it after the recovery ends (a late D-SACK may
+    /// still show the reduction needless) and a paused connection should not keep the
+    /// whole flight record for it.
+    undo: Lazy<Undo>,
     /// Send a SYN (SYN-SENT) or SYN-ACK (simultaneous open's SYN-RECEIVED) now.
     syn_pending: bool,
     /// The retransmission timer is armed as a tail loss probe (ICSK_TIME_LOSS_PROBE).
@@ -619,6 +625,7 @@ impl Conn {
             rtx_deadline: None,
             rtt_probe: None,
             flight: LazyFlight::default(),
+            undo: Lazy::default(),
             syn_pending: false,
             rtx_is_probe: false,
             rtx_is_reo: false,
@@ -1195,8 +1202,8 @@ impl Conn {
         }
         if self.syn_in_flight() {
             // FLAG_SYN_ACKED: the handshake's retransmissions are no episode to undo.
-            if let Some(f) = self.flight.if_any() {
-                f.undo.first_rtx_tsval = None;
+            if let Some(u) = self.undo.if_any() {
+                u.first_rtx_tsval = None;
             }
         }
         // The FIN is acknowledged by an ACK one past it — even when a retransmission
@@ -1290,13 +1297,11 @@ impl Conn {
             if ack >= rec {
                 // tcp_try_undo_recovery: the episode is over; its cut may go.
                 let reno_at_high = !self.neg.sack && ack == rec;
-                if self.flight.undo.may_undo(tsecr, reno_at_high) {
+                if self.undo.may_undo(tsecr, reno_at_high) {
                     self.undo_reduction(false);
                     cx.incr(Counter::TcpFullUndo);
                 }
-            } else if self.flight.undo.marker.is_some()
-                && self.flight.undo.packet_delayed(tsecr, false)
-            {
+            } else if self.undo.marker.is_some() && self.undo.packet_delayed(tsecr, false) {
                 // tcp_try_undo_partial: the hole was filled by the original segment.
                 self.check_reordering(cx, prior_una, true);
                 if self.flight.retrans_out == 0 {
@@ -1349,7 +1354,7 @@ impl Conn {
             }
             Some(_) if self.neg.sack => {
                 // tcp_end_cwnd_reduction (the window stays where an undo put it).
-                if self.flight.undo.marker.is_some() {
+                if self.undo.marker.is_some() {
                     self.cwnd = self.ssthresh;
                 }
                 self.leave_recovery();
@@ -1364,7 +1369,7 @@ impl Conn {
                 false
             }
             Some(_) => {
-                if self.flight.undo.marker.is_some() {
+                if self.undo.marker.is_some() {
                     self.cwnd = self.ssthresh.max(2 * self.mss as u32);
                 }
                 self.leave_recovery();
@@ -1402,8 +1407,8 @@ impl Conn {
         }
         if self.ca_state() == 0 {
             // Back in CA_Open: the next episode's undo clock starts afresh.
-            if let Some(f) = self.flight.if_any() {
-                f.undo.first_rtx_tsval = None;
+            if let Some(u) = self.undo.if_any() {
+                u.first_rtx_tsval = None;
             }
         }
         self.grow_sndbuf(cx.cfg);
@@ -1560,13 +1565,13 @@ impl Conn {
     fn enter_recovery(&mut self, cx: &mut Ctx<'_>) {
         // tcp_enter_recovery: the undo clock starts with our fast retransmit.
         if self.flight.retrans_out == 0 {
-            self.flight.undo.first_rtx_tsval = None;
+            self.undo.first_rtx_tsval = None;
         }
-        self.flight.undo.prior_ssthresh = self.current_ssthresh();
-        self.flight.undo.prior_cwnd = self.cwnd;
+        self.undo.prior_ssthresh = self.current_ssthresh();
+        self.undo.prior_cwnd = self.cwnd;
         let tlp_out = self.flight.tlp_high_seq.is_some() && self.flight.tlp_retrans;
         let retrans_out = self.flight.retrans_out + tlp_out as u32;
-        self.flight.undo.init(self.snd_una, retrans_out);
+        self.undo.init(self.snd_una, retrans_out);
         self.flight.tlp_high_seq = None;
         self.ssthresh = self.loss_ssthresh();
         self.flight.recover = Some(self.snd_nxt);
@@ -1665,7 +1670,7 @@ impl Conn {
         }
         let segs = len.div_ceil(mss).max(1);
         cx.add(Counter::TcpDsackRecvSegs, u64::from(segs));
-        self.flight.undo.dsacked(r, segs);
+        self.undo.dsacked(r, segs);
         segs
     }
 
@@ -2092,7 +2097,7 @@ impl Conn {
         self.count_retransmit(cx, end);
         self.flight.retrans_out += 1;
         let tsval = self.neg.ts.then(|| ts_now(cx.now, self.ts_off));
-        self.flight.undo.retransmitted(tsval);
+        self.undo.retransmitted(tsval);
     }
 
     /// `__tcp_retransmit_skb`'s part: counted, and no RTT sample from it (Karn).
@@ -2476,6 +2481,7 @@ impl Conn {
             self.rcv.release_if_empty();
             self.snd.release_if_empty();
             self.flight.release_if_at_rest(self.snd_una == self.snd_max);
+            self.undo.release_if_at_rest(false);
             if let Some(f) = self.flight.if_any() {
                 if f.sent_times.is_empty() {
                     f.sent_times = std::collections::VecDeque::new();
@@ -2621,11 +2627,11 @@ impl Conn {
                 || self.retransmits == 0
                 || self.snd_una >= self.snd_max);
         if episode_over {
-            self.flight.undo.prior_ssthresh = self.current_ssthresh();
-            self.flight.undo.prior_cwnd = self.cwnd;
+            self.undo.prior_ssthresh = self.current_ssthresh();
+            self.undo.prior_cwnd = self.cwnd;
             self.ssthresh = self.loss_ssthresh();
             // tcp_timeout_mark_lost has taken every retransmission out of the flight.
-            self.flight.undo.init(self.snd_una, 0);
+            self.undo.init(self.snd_una, 0);
         }
         self.flight.frto = cx.cfg.tcp_frto != 0 && (new_recovery || self.retransmits > 0);
         self.flight.frto_resume = None;
@@ -2696,7 +2702,7 @@ impl Conn {
         }
         if recovered {
             // F-RTO step 2a / tcp_try_undo_recovery in CA_Loss.
-            if self.flight.undo.may_undo(tsecr, !self.neg.sack) {
+            if self.undo.may_undo(tsecr, !self.neg.sack) {
                 self.undo_reduction(false);
                 cx.incr(Counter::TcpLossUndo);
             }
@@ -2713,7 +2719,7 @@ impl Conn {
             return false;
         };
         let reno_at_high = !self.neg.sack && self.snd_una >= high;
-        if !frto_undo && !self.flight.undo.may_undo(tsecr, reno_at_high) {
+        if !frto_undo && !self.undo.may_undo(tsecr, reno_at_high) {
             return false;
         }
         self.undo_reduction(true);
@@ -2733,7 +2739,7 @@ impl Conn {
     fn reno_holds_state(&mut self, high: SeqNum) -> bool {
         if !self.neg.sack && self.snd_una == high {
             if self.flight.retrans_out == 0 {
-                self.flight.undo.first_rtx_tsval = None;
+                self.undo.first_rtx_tsval = None;
             }
             return true;
         }
@@ -2749,7 +2755,7 @@ impl Conn {
     /// `tcp_try_undo_dsack`: D-SACKs reported every retransmission of the episode as a
     /// duplicate — none was needed.
     fn try_undo_dsack(&mut self, cx: &mut Ctx<'_>) -> bool {
-        if self.flight.undo.marker.is_none() || self.flight.undo.retrans != 0 {
+        if self.undo.marker.is_none() || self.undo.retrans != 0 {
             return false;
         }
         self.undo_reduction(false);
@@ -2760,7 +2766,7 @@ impl Conn {
     /// `tcp_try_to_open` after an undo: out of fast recovery.
     fn try_to_open(&mut self) {
         if self.flight.retrans_out == 0 {
-            self.flight.undo.first_rtx_tsval = None;
+            self.undo.first_rtx_tsval = None;
         }
         if self.flight.recover.is_some() {
             self.leave_recovery();
@@ -2869,11 +2875,11 @@ impl Conn {
             self.flight.rtx_at = None;
             self.flight.lost_again.clear();
         }
-        if self.flight.undo.prior_ssthresh != 0 {
-            self.cwnd = self.cwnd.max(self.flight.undo.prior_cwnd);
-            self.ssthresh = self.ssthresh.max(self.flight.undo.prior_ssthresh);
+        if self.undo.prior_ssthresh != 0 {
+            self.cwnd = self.cwnd.max(self.undo.prior_cwnd);
+            self.ssthresh = self.ssthresh.max(self.undo.prior_ssthresh);
         }
-        self.flight.undo.marker = None;
+        self.undo.marker = None;
     }
 
     /// `tcp_clamp_rto_to_user_timeout()`: never wait past TCP_USER_TIMEOUT (counted from
@@ -3967,7 +3973,7 @@ mod size_budget {
     fn an_idle_connection_costs_its_budget() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Conn>() <= 704,
+            size_of::<super::Conn>() <= 712,
             "{}",
             size_of::<super::Conn>()
         );

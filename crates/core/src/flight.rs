@@ -11,7 +11,6 @@
 //! is forgotten: a box holding anything else (an undo record a late D-SACK may still
 //! use, a probe still unanswered) stays.
 use crate::lazy::{AtRest, Lazy};
-use crate::undo::Undo;
 use crate::Instant;
 use std::collections::VecDeque;
 use synack_wire::SeqNum;
@@ -84,8 +83,6 @@ pub(crate) struct Flight {
     pub(crate) frto: bool,
     /// F-RTO sent new data: where the retransmissions resume if the loss was real.
     pub(crate) frto_resume: Option<SeqNum>,
-    /// What undoing the last window reduction needs.
-    pub(crate) undo: Undo,
 }
 
 static AT_REST: Flight = Flight::AT_REST;
@@ -117,7 +114,6 @@ impl Flight {
         loss: None,
         frto: false,
         frto_resume: None,
-        undo: Undo::NONE,
     };
 
     /// Nothing is in flight (SND.UNA reached SND.MAX) and no recovery runs: the fields
@@ -133,6 +129,8 @@ impl Flight {
             self.prior_cwnd = 0;
             self.prr_delivered = 0;
             self.prr_out = 0;
+            // Everything RACK found lost is below SND.UNA now.
+            self.rack_lost_high = None;
         }
     }
 }
@@ -173,9 +171,9 @@ mod tests {
         f.sent_times.clear();
         f.release_if_at_rest(true);
         assert!(!f.allocated(), "only the tail was left, and it settles");
-        f.undo.marker = Some(SeqNum(9));
+        f.tlp_high_seq = Some(SeqNum(9));
         f.release_if_at_rest(true);
-        assert!(f.allocated(), "an undo record is kept");
+        assert!(f.allocated(), "an unanswered probe is kept");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! retransmission as a duplicate in D-SACK blocks (RFC 3708), or, under F-RTO, acknowledges
 //! data that was never retransmitted (RFC 5682). The window and threshold go back to what
 //! they were.
+use crate::lazy::AtRest;
 use crate::wire::SeqNum;
 
 /// One reduction's undo record.
@@ -23,6 +24,14 @@ pub(crate) struct Undo {
     /// without timestamps): an ACK echoing an older one was caused by an original
     /// transmission.
     pub(crate) first_rtx_tsval: Option<u32>,
+}
+
+static NOTHING: Undo = Undo::NONE;
+
+impl AtRest for Undo {
+    fn at_rest() -> &'static Undo {
+        &NOTHING
+    }
 }
 
 impl Undo {

@@ -1094,3 +1094,32 @@ fn local_addresses_come_from_the_connection() {
     let l2 = p.b.socket(p.now).unwrap();
     assert_eq!(p.b.bind(p.now, l2, SocketAddr::new(B, 80)), Ok(()));
 }
+
+/// A connection that lost a segment and repaired it keeps only its undo record (a late
+/// D-SACK may still show the reduction needless, as in Linux) once it pauses: the flight
+/// record goes.
+#[test]
+fn after_a_recovery_only_the_undo_record_stays() {
+    let mut p = Pair::new(Config::linux());
+    let (c, _l, s) = p.establish();
+    let mut dropped = false;
+    p.filter = Some(Box::new(move |seg: &Seen| {
+        let drop = !dropped && !seg.from_a && seg.len > 0;
+        dropped |= drop;
+        drop
+    }));
+    let sent = p.b.write(p.now, s, &[7u8; 14_000]).unwrap();
+    let mut got = 0;
+    for _ in 0..100 {
+        p.run_for(Duration::from_millis(20));
+        got += read_all(&mut p.a, p.now, c).0.len();
+    }
+    assert_eq!(got, sent);
+    assert!(p.b.counters().get(Counter::RetransSegs) >= 1);
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(
+        p.b.table_sizes().flights,
+        0,
+        "the flight record settled and went"
+    );
+}
