@@ -29,6 +29,8 @@ pub(crate) const ATO: Duration = Duration::from_millis(40);
 const BUFFER_TRIM_DELAY: Duration = Duration::from_secs(1);
 /// Most send times kept for RTT samples (a gigabit × 200 ms flight is 17,000 segments).
 const MAX_SENT_TIMES: usize = 32_768;
+/// TCP_RESOURCE_PROBE_INTERVAL: how often data refused by a blocked link is tried again.
+const RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
 /// TCP_MAX_QUICKACKS
 const MAX_QUICKACKS: u32 = 16;
 /// TCP_MSS_DEFAULT: the MSS assumed when the peer sends no MSS option.
@@ -243,6 +245,10 @@ pub(crate) struct Conn {
     probes_stamp: Option<Instant>,
     probe_deadline: Option<Instant>,
     probe_now: bool,
+    /// New data could not leave: the link was blocked (Linux's qdisc drop, "local
+    /// congestion"). Nothing counts as sent; the probe timer retries every
+    /// TCP_RESOURCE_PROBE_INTERVAL, and a write or an ACK tries again at once.
+    local_congested: bool,
     ka_deadline: Option<Instant>,
     pub(crate) last_rcv: Instant,
     /// Orphaned FIN_WAIT_2 that outlives TIME_WAIT's length: when it becomes a record.
@@ -654,6 +660,7 @@ impl Conn {
             probes_stamp: None,
             probe_deadline: None,
             probe_now: false,
+            local_congested: false,
             ka_deadline: None,
             last_rcv: cx.now,
             fw2_deadline: None,
@@ -1102,6 +1109,8 @@ impl Conn {
     }
 
     fn on_ack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum, ack: SeqNum) {
+        // tcp_data_snd_check: an ACK tries the link again.
+        self.local_congested = false;
         let win = (seg.window as u32) << self.snd_wscale();
         let window_update = self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= ack);
         let old_wnd = self.snd_wnd;
@@ -2325,6 +2334,8 @@ impl Conn {
     // ------------------------------------------------------------- app calls
 
     pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+        // tcp_push: a write tries the link again.
+        self.local_congested = false;
         self.snd.push(data)
     }
 
@@ -2902,7 +2913,8 @@ impl Conn {
 
     /// `tcp_probe_timer()`: the peer's window is zero and we have something to send.
     fn probe_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
-        if self.snd_wnd > 0 || self.snd_nxt != self.snd_una || !self.has_unsent() {
+        let window_open = self.snd_wnd > 0 && !self.local_congested;
+        if window_open || self.snd_nxt != self.snd_una || !self.has_unsent() {
             self.probes_out = 0;
             self.probes_stamp = None;
             return Next::Keep;
@@ -2934,6 +2946,21 @@ impl Conn {
             self.kill(cx, Some(Errno::ETIMEDOUT));
             return Next::Closed;
         }
+        if self.local_congested {
+            // tcp_send_probe0 after local congestion: tcp_write_wakeup tries to send new
+            // data. A link still blocked refuses it too: the next try is a resource probe
+            // interval later, without backoff. An open link takes it: the probes end.
+            if cx.link_blocked {
+                self.probes_out += 1;
+                let when = self.clamp_to_probe_budget(cx.now, RESOURCE_PROBE_INTERVAL);
+                self.probe_deadline = Some(cx.now + when);
+            } else {
+                self.local_congested = false;
+                self.probes_out = 0;
+                self.probes_stamp = None;
+            }
+            return Next::Keep;
+        }
         self.probes_out += 1;
         self.backoff += 1;
         self.probe_now = true;
@@ -2945,7 +2972,12 @@ impl Conn {
     /// The next probe's delay, clamped to what is left of TCP_USER_TIMEOUT
     /// (`tcp_clamp_probe0_to_user_timeout`, at least TCP_TIMEOUT_MIN).
     fn probe_when(&self, now: Instant, cfg: &Config) -> Duration {
-        let when = self.probe_interval(cfg);
+        self.clamp_to_probe_budget(now, self.probe_interval(cfg))
+    }
+
+    /// `tcp_clamp_probe0_to_user_timeout`: `when`, or what is left of TCP_USER_TIMEOUT
+    /// since the first probe if less (at least TCP_TIMEOUT_MIN).
+    fn clamp_to_probe_budget(&self, now: Instant, when: Duration) -> Duration {
         match (self.probes_stamp, self.opts.user_timeout) {
             (Some(t), ut) if ut > 0 => {
                 let left = Duration::from_millis(ut.into())
@@ -3036,7 +3068,7 @@ impl Conn {
             || self.hole_to_resend().is_some()
             || self.flight.tlp_now
             || self.probe_now
-            || self.can_send_data()
+            || (self.can_send_data() && !self.local_congested)
     }
 
     fn send_window_left(&self) -> u32 {
@@ -3539,6 +3571,15 @@ impl Conn {
             seq = self.snd_nxt;
         }
         let probe = self.flight.tlp_high_seq == Some(SeqNum(0));
+        if cx.link_blocked && self.sendable_as(probe).is_some() {
+            // tcp_write_xmit: the qdisc refused the segment. It is not sent; the probe
+            // timer (armed by the stack's refresh) tries again.
+            self.local_congested = true;
+            if probe {
+                self.flight.tlp_high_seq = None;
+            }
+            return None;
+        }
         if let Some((mut len, mut fin)) = self.sendable_as(probe) {
             if self.snd_nxt < self.snd_max {
                 let next = self
@@ -3667,7 +3708,7 @@ impl Conn {
                     | TcpState::Closing
             )
             && self.has_unsent()
-            && !self.can_send_data()
+            && (!self.can_send_data() || self.local_congested)
         {
             self.probe_deadline = Some(now + self.probe_interval(cfg));
         }

@@ -93,6 +93,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) events: &'a mut Events,
     pub(crate) ctrl: &'a mut VecDeque<Ctrl>,
     pub(crate) challenge: &'a mut ChallengeBudget,
+    /// The link takes no packets now (`Stack::set_link_blocked`).
+    pub(crate) link_blocked: bool,
 }
 
 /// When a socket last answered junk (Linux's `last_oow_ack_time`), in milliseconds of

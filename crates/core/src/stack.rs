@@ -166,6 +166,8 @@ pub struct Stack {
     orphans: u32,
     /// Emptied packet buffers, reused so a busy ingress allocates nothing.
     spare: Vec<Vec<u8>>,
+    /// The driver said the link takes no packets now (`set_link_blocked`).
+    link_blocked: bool,
 }
 
 macro_rules! cx {
@@ -177,6 +179,7 @@ macro_rules! cx {
             events: &mut $s.events,
             ctrl: &mut $s.ctrl,
             challenge: &mut $s.challenge,
+            link_blocked: $s.link_blocked,
         }
     };
 }
@@ -255,6 +258,7 @@ impl Stack {
             secrets,
             fo_cache: fastopen::CookieCache::default(),
             challenge: crate::ctx::ChallengeBudget::new(config.seed),
+            link_blocked: false,
             config,
         }
     }
@@ -1428,6 +1432,21 @@ impl Stack {
     // ----------------------------------------------------------------- outputs
 
     /// Write the next IP packet to send into `buf` (cleared first). False: nothing to send.
+    /// The link's backpressure, from the driver: `true` while it cannot take packets (a
+    /// full device queue, Linux's qdisc refusing a packet). New data then stays unsent, as
+    /// when Linux's `tcp_write_xmit` meets a qdisc drop: nothing counts as sent or lost,
+    /// the connection tries again on its next write or ACK and every
+    /// TCP_RESOURCE_PROBE_INTERVAL (500 ms, no backoff; `tcpi_probes` counts the tries,
+    /// TCP_USER_TIMEOUT bounds them), so a blocked link costs no congestion-window
+    /// collapse and no retransmission backoff. Control segments and retransmissions still
+    /// come out of `poll_transmit`: a driver that cannot queue them drops them (lost, as
+    /// Linux's would be). Unblocking sends nothing by itself: the next try does (at most
+    /// 500 ms later), as in Linux.
+    pub fn set_link_blocked(&mut self, now: Instant, blocked: bool) {
+        let _ = self.clock(now);
+        self.link_blocked = blocked;
+    }
+
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
         let now = self.clock(now);
         loop {

@@ -1123,3 +1123,31 @@ fn after_a_recovery_only_the_undo_record_stays() {
         "the flight record settled and went"
     );
 }
+
+/// A blocked link (`set_link_blocked`, Linux's qdisc refusing packets): new data stays
+/// unsent — no retransmission, no backoff, the window kept — and is tried again every
+/// 500 ms (`tcpi_probes` counts the tries); once the link takes packets, the next try
+/// sends it and the probes end.
+#[test]
+fn a_blocked_link_holds_new_data_and_retries_every_half_second() {
+    let mut p = Pair::new(Config::linux());
+    let (c, _l, s) = p.establish();
+    p.run_for(Duration::from_secs(1));
+    let cwnd = p.b.tcp_info(p.now, s).unwrap().snd_cwnd;
+    let before = p.sent(false).len();
+    p.b.set_link_blocked(p.now, true);
+    assert_eq!(p.b.write(p.now, s, b"held"), Ok(4));
+    p.run_for(Duration::from_millis(2_300));
+    assert_eq!(p.sent(false).len(), before, "nothing left while blocked");
+    let info = p.b.tcp_info(p.now, s).unwrap();
+    // The first try an RTO later (250 ms here), then every 500 ms: 5 tries by 2.3 s.
+    assert_eq!((info.probes, info.backoff), (5, 0));
+    assert_eq!(info.snd_cwnd, cwnd);
+    assert_eq!(p.b.counters().get(Counter::RetransSegs), 0);
+    p.b.set_link_blocked(p.now, false);
+    p.run_for(Duration::from_millis(600));
+    assert_eq!(read_all(&mut p.a, p.now, c).0, b"held");
+    let info = p.b.tcp_info(p.now, s).unwrap();
+    assert_eq!((info.probes, info.backoff), (0, 0));
+    assert_eq!(p.b.counters().get(Counter::RetransSegs), 0);
+}

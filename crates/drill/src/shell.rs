@@ -97,11 +97,16 @@ impl Runner {
                 Ok(())
             }
             "tc" => {
+                // A qdisc that drops everything is a blocked link: the stack hears of it
+                // (Linux's TCP sees each refused packet), and what still comes out of it
+                // (control segments, retransmissions) is dropped here.
                 if words.contains(&"delete") || words.contains(&"del") {
                     self.blackhole = false;
+                    self.stack.set_link_blocked(self.now, false);
                     Ok(())
                 } else if words.contains(&"add") && words.ends_with(&["pfifo", "limit", "0"]) {
                     self.blackhole = true;
+                    self.stack.set_link_blocked(self.now, true);
                     Ok(())
                 } else {
                     Err(unsupported())
