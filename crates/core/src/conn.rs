@@ -1199,6 +1199,8 @@ impl Conn {
             if self.flight.recover.is_some() && self.neg.sack {
                 self.rack_lost_retransmits(cx);
                 self.prr_update(newly, false);
+            } else if self.flight.cwr.is_some() {
+                self.prr_update(newly, false);
             }
             self.arm_reorder_timer(cx);
             return;
@@ -1388,7 +1390,20 @@ impl Conn {
                 if let Some(f) = self.flight.if_any() {
                     f.dupacks = 0;
                 }
-                true
+                match self.flight.cwr {
+                    // CWR ends once something above its high_seq is acknowledged
+                    // (tcp_end_cwnd_reduction: the window at the threshold).
+                    Some(high) if ack > high => {
+                        self.flight.cwr = None;
+                        self.cwnd = self.ssthresh;
+                        true
+                    }
+                    Some(_) => {
+                        self.prr_update(newly, !newly_lost);
+                        false
+                    }
+                    None => true,
+                }
             }
         };
         if grow && self.cwnd_limited() {
@@ -1576,21 +1591,32 @@ impl Conn {
         if self.flight.retrans_out == 0 {
             self.undo.first_rtx_tsval = None;
         }
-        self.undo.prior_ssthresh = self.current_ssthresh();
+        // From CWR the reduction under way goes on (same threshold, same PRR counts, the
+        // same end), and there is no threshold to restore.
+        let cwr = self.flight.cwr.take();
+        self.undo.prior_ssthresh = if cwr.is_some() {
+            0
+        } else {
+            self.current_ssthresh()
+        };
         self.undo.prior_cwnd = self.cwnd;
         let tlp_out = self.flight.tlp_high_seq.is_some() && self.flight.tlp_retrans;
         let retrans_out = self.flight.retrans_out + tlp_out as u32;
         self.undo.init(self.snd_una, retrans_out);
-        self.flight.tlp_high_seq = None;
-        self.ssthresh = self.loss_ssthresh();
-        self.flight.recover = Some(self.snd_nxt);
+        if cwr.is_none() {
+            self.flight.tlp_high_seq = None;
+            self.ssthresh = self.loss_ssthresh();
+        }
+        self.flight.recover = Some(cwr.unwrap_or(self.snd_nxt));
         self.flight.high_rxt = Some(self.snd_una);
         if self.neg.sack {
             // tcp_init_cwnd_reduction: PRR takes the window from here, the lost holes
             // go out as it allows (the first at once).
-            self.flight.prior_cwnd = self.cwnd.max(1);
-            self.flight.prr_delivered = 0;
-            self.flight.prr_out = 0;
+            if cwr.is_none() {
+                self.flight.prior_cwnd = self.cwnd.max(1);
+                self.flight.prr_delivered = 0;
+                self.flight.prr_out = 0;
+            }
         } else {
             self.cwnd = self.ssthresh + 3 * self.mss as u32;
             self.flight.rtx_at = Some(self.snd_una);
@@ -2633,7 +2659,10 @@ impl Conn {
             }
         }
         let new_recovery = self.flight.recover.is_none() && self.flight.loss.is_none();
+        // tcp_enter_loss: a window reduction still under way (CWR until its high_seq is
+        // passed) is not cut again.
         let episode_over = self.flight.recover.is_none()
+            && self.flight.cwr.is_none_or(|high| high <= self.snd_una)
             && (self.flight.loss.is_none()
                 || self.retransmits == 0
                 || self.snd_una >= self.snd_max);
@@ -2647,6 +2676,7 @@ impl Conn {
         self.flight.frto = cx.cfg.tcp_frto != 0 && (new_recovery || self.retransmits > 0);
         self.flight.frto_resume = None;
         self.flight.loss = Some(self.snd_max);
+        self.flight.cwr = None;
         self.cc.on_timeout(cx.now, self.snd_max.0);
         self.cwnd = self.mss as u32;
         self.flight.recover = None;
@@ -2830,6 +2860,8 @@ impl Conn {
             4
         } else if self.flight.recover.is_some() {
             3
+        } else if self.flight.cwr.is_some() {
+            2
         } else if self.flight.dupacks > 0
             || !self.flight.sacked.is_empty()
             || self.flight.retrans_out > 0
@@ -2837,6 +2869,33 @@ impl Conn {
             1
         } else {
             0
+        }
+    }
+
+    /// `tcp_in_cwnd_reduction`: CWR or Recovery, where PRR sets the window.
+    fn in_cwnd_reduction(&self) -> bool {
+        self.flight.recover.is_some() || self.flight.cwr.is_some()
+    }
+
+    /// `tcp_enter_cwr`: the link refused a segment (Linux enters CWR on a qdisc drop, as
+    /// on an ECN echo): the window is reduced once, by PRR over the next round, and
+    /// nothing is undone.
+    fn enter_cwr(&mut self) {
+        if let Some(u) = self.undo.if_any() {
+            u.prior_ssthresh = 0;
+        }
+        if self.ca_state() < 2 {
+            if let Some(u) = self.undo.if_any() {
+                u.marker = None;
+            }
+            // tcp_init_cwnd_reduction.
+            self.flight.cwr = Some(self.snd_nxt);
+            self.flight.tlp_high_seq = None;
+            self.cwnd_acc = 0;
+            self.flight.prior_cwnd = self.cwnd.max(1);
+            self.flight.prr_delivered = 0;
+            self.flight.prr_out = 0;
+            self.ssthresh = self.loss_ssthresh();
         }
     }
 
@@ -3524,7 +3583,7 @@ impl Conn {
                 let end = seq + len + flags.fin() as u32;
                 self.note_retransmit(cx, end);
                 self.flight.high_rxt = Some(self.flight.high_rxt.map_or(end, |h| h.max(end)));
-                if self.flight.recover.is_some() {
+                if self.in_cwnd_reduction() {
                     self.flight.prr_out = self.flight.prr_out.saturating_add(len.max(1));
                     if self.neg.sack {
                         // A lost retransmission resent: its entry is done.
@@ -3578,6 +3637,7 @@ impl Conn {
             if probe {
                 self.flight.tlp_high_seq = None;
             }
+            self.enter_cwr();
             return None;
         }
         if let Some((mut len, mut fin)) = self.sendable_as(probe) {
@@ -3609,7 +3669,7 @@ impl Conn {
             let off = (self.snd_nxt - self.snd_una) as usize - self.syn_in_flight() as usize;
             self.snd.copy_range(off, len as usize, payload);
             let retransmission = self.snd_nxt < self.snd_max;
-            if self.flight.recover.is_some() {
+            if self.in_cwnd_reduction() {
                 self.flight.prr_out = self.flight.prr_out.saturating_add(len.max(1));
             }
             if fin {

@@ -47,6 +47,9 @@ pub(crate) struct Flight {
     pub(crate) dupacks: u32,
     /// Fast recovery's end (RFC 6582 `recover`, Linux's `high_seq` in CA_Recovery).
     pub(crate) recover: Option<SeqNum>,
+    /// CA_CWR's end (`high_seq`): a window reduction without loss — here after the link
+    /// refused a segment — held until data above it is acknowledged.
+    pub(crate) cwr: Option<SeqNum>,
     /// Proportional Rate Reduction (RFC 6937, `tcp_cwnd_reduction`), in bytes: the window
     /// when recovery began, what the peer got since, and what we sent since.
     pub(crate) prior_cwnd: u32,
@@ -102,6 +105,7 @@ impl Flight {
         retrans_high: None,
         dupacks: 0,
         recover: None,
+        cwr: None,
         prior_cwnd: 0,
         prr_delivered: 0,
         prr_out: 0,
@@ -116,13 +120,13 @@ impl Flight {
         frto_resume: None,
     };
 
-    /// Nothing is in flight (SND.UNA reached SND.MAX) and no recovery runs: the fields
+    /// Nothing is in flight (SND.UNA reached SND.MAX) and no reduction runs: the fields
     /// that only describe the flight go back to rest — the tail a probe would resend,
     /// HighRxt, PRR's counts — since the next flight or recovery sets them afresh
     /// before reading them, and the highest retransmission, now below every sequence
     /// number it will be compared with.
     pub(crate) fn settle(&mut self) {
-        if self.recover.is_none() && self.loss.is_none() {
+        if self.recover.is_none() && self.loss.is_none() && self.cwr.is_none() {
             self.tail = None;
             self.retrans_high = None;
             self.high_rxt = None;

@@ -1437,8 +1437,8 @@ impl Stack {
     /// when Linux's `tcp_write_xmit` meets a qdisc drop: nothing counts as sent or lost,
     /// the connection tries again on its next write or ACK and every
     /// TCP_RESOURCE_PROBE_INTERVAL (500 ms, no backoff; `tcpi_probes` counts the tries,
-    /// TCP_USER_TIMEOUT bounds them), so a blocked link costs no congestion-window
-    /// collapse and no retransmission backoff. Control segments and retransmissions still
+    /// TCP_USER_TIMEOUT bounds them), and reduces its window once (CA_CWR, as Linux does
+    /// on a qdisc drop) — no loss recovery, no retransmission backoff. Control segments and retransmissions still
     /// come out of `poll_transmit`: a driver that cannot queue them drops them (lost, as
     /// Linux's would be). Unblocking sends nothing by itself: the next try does (at most
     /// 500 ms later), as in Linux.

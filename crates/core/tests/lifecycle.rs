@@ -1125,9 +1125,9 @@ fn after_a_recovery_only_the_undo_record_stays() {
 }
 
 /// A blocked link (`set_link_blocked`, Linux's qdisc refusing packets): new data stays
-/// unsent — no retransmission, no backoff, the window kept — and is tried again every
-/// 500 ms (`tcpi_probes` counts the tries); once the link takes packets, the next try
-/// sends it and the probes end.
+/// unsent — no retransmission, no backoff, one window reduction (CWR) — and is tried
+/// again every 500 ms (`tcpi_probes` counts the tries); once the link takes packets, the
+/// next try sends it and the probes end.
 #[test]
 fn a_blocked_link_holds_new_data_and_retries_every_half_second() {
     let mut p = Pair::new(Config::linux());
@@ -1142,12 +1142,19 @@ fn a_blocked_link_holds_new_data_and_retries_every_half_second() {
     let info = p.b.tcp_info(p.now, s).unwrap();
     // The first try an RTO later (250 ms here), then every 500 ms: 5 tries by 2.3 s.
     assert_eq!((info.probes, info.backoff), (5, 0));
-    assert_eq!(info.snd_cwnd, cwnd);
+    // tcp_enter_cwr on the refused segment: CA_CWR, the threshold cut (CUBIC: 7 of
+    // 10), the window itself reduced only as ACKs come (PRR).
+    assert_eq!(
+        (info.ca_state, info.snd_cwnd, info.snd_ssthresh),
+        (2, cwnd, 7)
+    );
     assert_eq!(p.b.counters().get(Counter::RetransSegs), 0);
     p.b.set_link_blocked(p.now, false);
     p.run_for(Duration::from_millis(600));
     assert_eq!(read_all(&mut p.a, p.now, c).0, b"held");
     let info = p.b.tcp_info(p.now, s).unwrap();
     assert_eq!((info.probes, info.backoff), (0, 0));
+    // The data above CWR's mark acknowledged: back in CA_Open at the threshold.
+    assert_eq!((info.ca_state, info.snd_cwnd), (0, 7));
     assert_eq!(p.b.counters().get(Counter::RetransSegs), 0);
 }
