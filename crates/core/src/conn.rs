@@ -3630,17 +3630,18 @@ impl Conn {
             seq = self.snd_nxt;
         }
         let probe = self.flight.tlp_high_seq == Some(SeqNum(0));
-        if cx.link_blocked && self.sendable_as(probe).is_some() {
+        let refused = cx.link_blocked && self.sendable_as(probe).is_some();
+        if refused {
             // tcp_write_xmit: the qdisc refused the segment. It is not sent; the probe
-            // timer (armed by the stack's refresh) tries again.
+            // timer (armed by the stack's refresh) tries again. An ACK due still goes
+            // (below): the driver drops it if it must.
             self.local_congested = true;
             if probe {
                 self.flight.tlp_high_seq = None;
             }
             self.enter_cwr();
-            return None;
         }
-        if let Some((mut len, mut fin)) = self.sendable_as(probe) {
+        if let Some((mut len, mut fin)) = self.sendable_as(probe).filter(|_| !refused) {
             if self.snd_nxt < self.snd_max {
                 let next = self
                     .flight

@@ -168,6 +168,10 @@ pub struct Stack {
     spare: Vec<Vec<u8>>,
     /// The driver said the link takes no packets now (`set_link_blocked`).
     link_blocked: bool,
+    /// A connection asked to transmit and then had nothing to send, more times in a row
+    /// than the queue is long: a bug (a `wants_tx` the transmit path does not honour),
+    /// which `poll_transmit` survives by stopping and `check_invariants` reports.
+    stalled: bool,
 }
 
 macro_rules! cx {
@@ -259,6 +263,7 @@ impl Stack {
             fo_cache: fastopen::CookieCache::default(),
             challenge: crate::ctx::ChallengeBudget::new(config.seed),
             link_blocked: false,
+            stalled: false,
             config,
         }
     }
@@ -1449,6 +1454,9 @@ impl Stack {
 
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
         let now = self.clock(now);
+        // Connections that went back into the queue without a segment: more of those in a
+        // row than the queue holds means one keeps coming back empty.
+        let mut empty = 0usize;
         loop {
             if let Some(c) = self.ctrl.pop_front() {
                 self.emit(
@@ -1494,6 +1502,13 @@ impl Stack {
                         return true;
                     }
                     self.scratch = payload;
+                    if self.conns.get(i).is_some_and(|c| c.queued) {
+                        empty += 1;
+                        if empty > self.txq.len() {
+                            self.stalled = true;
+                            return false;
+                        }
+                    }
                 }
                 Tx::Req(r) => {
                     let Some(req) = self.reqs.get_mut(r) else {
@@ -2851,6 +2866,9 @@ impl Stack {
             }
         }
         bound("control replies", self.ctrl.len(), crate::ctx::MAX_CTRL)?;
+        if self.stalled {
+            return Err("a connection kept asking to transmit with nothing to send".into());
+        }
         let open = self.sockets.len() - self.free_fds.len();
         bound("descriptors", open, self.config.max_sockets as usize)?;
         // Each request is counted in its listener's SYN queue, and only there.

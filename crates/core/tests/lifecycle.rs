@@ -1142,6 +1142,15 @@ fn a_blocked_link_holds_new_data_and_retries_every_half_second() {
     let info = p.b.tcp_info(p.now, s).unwrap();
     // The first try an RTO later (250 ms here), then every 500 ms: 5 tries by 2.3 s.
     assert_eq!((info.probes, info.backoff), (5, 0));
+    // Data arriving meanwhile is acknowledged (a blocked link refuses only new data
+    // here; the driver would drop the ACK if it could not queue it), and its ACK field
+    // restarts the count, as every ACK does in Linux (`tcp_ack`: probes_out = 0).
+    p.a.write(p.now, c, b"ping").unwrap();
+    p.run_for(Duration::from_millis(200));
+    assert_eq!(read_all(&mut p.b, p.now, s).0, b"ping");
+    assert!(p.sent(false).len() > before, "the ping was acknowledged");
+    let info = p.b.tcp_info(p.now, s).unwrap();
+    assert!(info.probes <= 1, "{}", info.probes);
     // tcp_enter_cwr on the refused segment: CA_CWR, the threshold cut (CUBIC: 7 of
     // 10), the window itself reduced only as ACKs come (PRR).
     assert_eq!(

@@ -73,6 +73,9 @@ struct World {
     wires: [VecDeque<(Vec<u8>, bool)>; 2],
     now: Instant,
     buf: Vec<u8>,
+    /// blocked[i]: host i's link takes no packets (`set_link_blocked`); what it still
+    /// emits is dropped, as a full queue would.
+    blocked: [bool; 2],
     /// SYNACK_FUZZ_TRACE set: print every step and delivered packet (to debug a finding).
     trace: bool,
 }
@@ -148,6 +151,7 @@ impl World {
             wires: [VecDeque::new(), VecDeque::new()],
             now: Instant::from_micros(0),
             buf: Vec::new(),
+            blocked: [false; 2],
             trace: std::env::var_os("SYNACK_FUZZ_TRACE").is_some(),
         })
     }
@@ -160,7 +164,7 @@ impl World {
             while self.hosts[i].st.poll_transmit(self.now, &mut self.buf) {
                 n += 1;
                 assert!(n < 20_000, "host {i}: poll_transmit does not stop");
-                if self.wires[i].len() < WIRE_MAX {
+                if !self.blocked[i] && self.wires[i].len() < WIRE_MAX {
                     self.wires[i].push_back((self.buf.clone(), false));
                 }
             }
@@ -347,7 +351,7 @@ impl World {
     fn step(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
         let h = u.int_in_range(0..=1usize)?;
         let now = self.now;
-        let op = u.int_in_range(0..=15u8)?;
+        let op = u.int_in_range(0..=16u8)?;
         if self.trace {
             let apps: Vec<_> = self.hosts[h]
                 .apps
@@ -485,6 +489,10 @@ impl World {
                 self.hosts[h].st.handle_packet(now, &bytes);
             }
             14 => self.forge(u, h)?,
+            16 => {
+                self.blocked[h] = !self.blocked[h];
+                self.hosts[h].st.set_link_blocked(now, self.blocked[h]);
+            }
             _ => {
                 // Let the network settle a little: both directions, 5 ms steps.
                 for _ in 0..u.int_in_range(1..=20u8)? {
@@ -512,6 +520,10 @@ impl World {
     /// Close everything, let the clean network and the timers run for a simulated hour:
     /// both stacks must be empty but for their listeners.
     fn drain(&mut self) {
+        for (i, h) in self.hosts.iter_mut().enumerate() {
+            self.blocked[i] = false;
+            h.st.set_link_blocked(self.now, false);
+        }
         for h in &mut self.hosts {
             for app in h.apps.drain(..) {
                 h.st.close(self.now, app.fd).expect("close of an open fd");
