@@ -3369,7 +3369,9 @@ impl Conn {
             return (self.send_window_left() >= 1).then_some((0, true));
         }
         let len = unsent.min(self.mss as u32).min(room);
-        if len == 0 {
+        if len == 0 || (probe && len < unsent.min(self.mss as u32)) {
+            // A probe of new data needs its whole segment inside the peer's window
+            // (`tcp_snd_wnd_test`), else the tail is resent instead.
             return None;
         }
         let last = len == unsent;
