@@ -1979,6 +1979,13 @@ impl Conn {
             }
             Some(n) => {
                 let had_ooo = off == 0 && self.rcv.has_ooo();
+                if !self.rcv.has_ooo() {
+                    // tcp_sack_remove: the out-of-order queue is empty, every SACK block
+                    // is eaten.
+                    if let Some(f) = self.flight.if_any() {
+                        f.sack_recent.clear();
+                    }
+                }
                 self.rcv_nxt = self.rcv_nxt + n as u32;
                 self.stats.bytes_received += n as u64;
                 self.unacked_bytes += n as u32;

@@ -1122,6 +1122,8 @@ fn after_a_recovery_only_the_undo_record_stays() {
         0,
         "the flight record settled and went"
     );
+    // The receiver's SACK record of the out-of-order data went too.
+    assert_eq!(p.a.table_sizes().flights, 0);
 }
 
 /// A blocked link (`set_link_blocked`, Linux's qdisc refusing packets): new data stays
