@@ -4,13 +4,11 @@
 //! every bucket (150 bytes per connection at a million, with the table's slack) and hashes
 //! it field by field. Like Linux, which keeps the addresses in the socket and compares
 //! them there, the table holds only a 4-byte reference; the caller says where a
-//! reference's 4-tuple lives. The hash is SipHash-1-3 of the packed 4-tuple under a
-//! secret key (Linux: `inet_ehashfn`, jhash with a boot-time secret), so crafted tuples
-//! cannot pile into one bucket.
+//! reference's 4-tuple lives. The hash is Linux's own (`ehash`: jhash under a secret),
+//! so crafted tuples cannot pile into one bucket.
+use crate::ehash::EhashKey;
 use hashbrown::HashTable;
-use siphasher::sip::SipHasher13;
-use std::hash::Hasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// What a 4-tuple (local, remote) maps to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,27 +38,14 @@ impl Entry {
 
 /// 4-tuple → [`Entry`], the tuples kept by the records themselves.
 pub(crate) struct Demux {
-    key: (u64, u64),
+    key: EhashKey,
     table: HashTable<u32>,
-}
-
-/// The keyed hash of a 4-tuple (local, remote).
-pub(crate) fn hash_tuple(key: (u64, u64), local: SocketAddr, remote: SocketAddr) -> u64 {
-    let mut h = SipHasher13::new_with_keys(key.0, key.1);
-    for ip in [local.ip(), remote.ip()] {
-        match ip {
-            IpAddr::V4(a) => h.write_u32(u32::from(a)),
-            IpAddr::V6(a) => h.write(&a.octets()),
-        }
-    }
-    h.write_u32(u32::from(local.port()) << 16 | u32::from(remote.port()));
-    h.finish()
 }
 
 impl Demux {
     pub(crate) fn new(key: (u64, u64)) -> Demux {
         Demux {
-            key,
+            key: EhashKey::new(key),
             table: HashTable::new(),
         }
     }
@@ -76,7 +61,7 @@ impl Demux {
         remote: SocketAddr,
         tuple: impl Fn(Entry) -> Option<(SocketAddr, SocketAddr)>,
     ) -> Option<Entry> {
-        let h = hash_tuple(self.key, local, remote);
+        let h = self.key.tuple(local, remote);
         self.table
             .find(h, |&raw| tuple(Entry::unpack(raw)) == Some((local, remote)))
             .map(|&raw| Entry::unpack(raw))
@@ -92,7 +77,7 @@ impl Demux {
         tuple: impl Fn(Entry) -> Option<(SocketAddr, SocketAddr)>,
     ) {
         let key = self.key;
-        let h = hash_tuple(key, local, remote);
+        let h = key.tuple(local, remote);
         let eq = |&raw: &u32| tuple(Entry::unpack(raw)) == Some((local, remote));
         if let Some(slot) = self.table.find_mut(h, eq) {
             *slot = e.pack();
@@ -101,13 +86,13 @@ impl Demux {
         // A record gone without leaving the table (a bug) hashes to 0: it is then never
         // found, rather than being found under another tuple.
         self.table.insert_unique(h, e.pack(), |&raw| {
-            tuple(Entry::unpack(raw)).map_or(0, |(l, r)| hash_tuple(key, l, r))
+            tuple(Entry::unpack(raw)).map_or(0, |(l, r)| key.tuple(l, r))
         });
     }
 
     /// Remove `e` if (local, remote) maps to it. True if it did.
     pub(crate) fn remove(&mut self, local: SocketAddr, remote: SocketAddr, e: Entry) -> bool {
-        let h = hash_tuple(self.key, local, remote);
+        let h = self.key.tuple(local, remote);
         match self.table.find_entry(h, |&raw| raw == e.pack()) {
             Ok(found) => {
                 found.remove();

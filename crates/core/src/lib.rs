@@ -12,6 +12,7 @@ mod conn;
 pub mod counters;
 mod ctx;
 mod demux;
+mod ehash;
 pub mod errno;
 pub mod event;
 mod fastopen;

@@ -14,10 +14,8 @@ use crate::timers::Timers;
 use crate::timewait::{TimeWait, TwVerdict};
 use crate::twtable::{TwId, TwTable};
 use crate::*;
-use siphasher::sip::SipHasher13;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::{NonZeroU16, NonZeroU32, NonZeroU8};
 use std::time::Duration;
@@ -26,16 +24,11 @@ use synack_wire::{IpInfo, Packet, SeqNum, TcpFlags, TcpOptions, TcpSegment, Time
 /// Linux's default TTL / hop limit.
 const TTL: u8 = 64;
 
-/// SipHash keyed from the seed: crafted 4-tuples cannot pile up in one bucket.
-#[derive(Clone)]
-struct Keyed(u64, u64);
-
-impl BuildHasher for Keyed {
-    type Hasher = SipHasher13;
-    fn build_hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_keys(self.0, self.1)
-    }
-}
+/// The hasher of the listener and port tables: keys the host chooses itself (its bound
+/// addresses and local ports), not ones a peer can craft, so speed matters more than
+/// flooding resistance here; seeded, for determinism. (The 4-tuple tables, keyed by what
+/// peers send, use Linux's secret jhash: `ehash`.)
+type Keyed = foldhash::fast::FixedState;
 
 /// What a completed handshake knows about the new connection.
 struct Child {
@@ -247,8 +240,8 @@ impl Stack {
             tws: TwTable::new((k.1 ^ 0x7477, k.0)),
             listeners: Slab::default(),
             demux: Demux::new(k),
-            listen_map: HashMap::with_hasher(Keyed(k.1, k.0)),
-            ports: HashMap::with_hasher(Keyed(k.0 ^ 1, k.1)),
+            listen_map: HashMap::with_hasher(Keyed::with_seed(k.1)),
+            ports: HashMap::with_hasher(Keyed::with_seed(k.0 ^ 1)),
             timers: Timers::new(),
             txq: VecDeque::new(),
             ctrl: VecDeque::new(),

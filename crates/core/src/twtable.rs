@@ -16,12 +16,11 @@
 //! so re-arming (a retransmitted FIN restarts the 2MSL wait) and removal are O(log n) and
 //! exact, and nothing stale accumulates whatever a peer sends.
 use crate::ctx::OowStamp;
+use crate::ehash::EhashKey;
 use crate::time::Instant;
 use crate::timewait::TimeWait;
 use crate::TcpState;
 use hashbrown::HashTable;
-use siphasher::sip::SipHasher13;
-use std::hash::Hasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -52,15 +51,16 @@ const VACANT: u32 = u32::MAX;
 /// An address family's address as the record stores it.
 trait Addr: Copy + Eq {
     fn to_ip(self) -> IpAddr;
-    fn hash_into(self, h: &mut SipHasher13);
+    /// The keyed hash of a 4-tuple of this family (Linux's `inet_ehashfn`/`inet6_ehashfn`).
+    fn ehash(key: &EhashKey, local: Self, lport: u16, remote: Self, rport: u16) -> u64;
 }
 
 impl Addr for u32 {
     fn to_ip(self) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(self))
     }
-    fn hash_into(self, h: &mut SipHasher13) {
-        h.write_u32(self);
+    fn ehash(key: &EhashKey, local: u32, lport: u16, remote: u32, rport: u16) -> u64 {
+        key.v4(local, lport, remote, rport)
     }
 }
 
@@ -68,8 +68,8 @@ impl Addr for [u8; 16] {
     fn to_ip(self) -> IpAddr {
         IpAddr::V6(Ipv6Addr::from(self))
     }
-    fn hash_into(self, h: &mut SipHasher13) {
-        h.write(&self);
+    fn ehash(key: &EhashKey, local: Self, lport: u16, remote: Self, rport: u16) -> u64 {
+        key.v6(&local, lport, &remote, rport)
     }
 }
 
@@ -130,15 +130,11 @@ impl<A: Addr> Set<A> {
         }
     }
 
-    fn hash(key: (u64, u64), local: A, remote: A, lport: u16, rport: u16) -> u64 {
-        let mut h = SipHasher13::new_with_keys(key.0, key.1);
-        local.hash_into(&mut h);
-        remote.hash_into(&mut h);
-        h.write_u32(u32::from(lport) << 16 | u32::from(rport));
-        h.finish()
+    fn hash(key: &EhashKey, local: A, remote: A, lport: u16, rport: u16) -> u64 {
+        A::ehash(key, local, lport, remote, rport)
     }
 
-    fn rec_hash(&self, key: (u64, u64), r: &Rec<A>) -> u64 {
+    fn rec_hash(&self, key: &EhashKey, r: &Rec<A>) -> u64 {
         Self::hash(
             key,
             self.locals[r.local as usize],
@@ -148,7 +144,7 @@ impl<A: Addr> Set<A> {
         )
     }
 
-    fn find(&self, key: (u64, u64), local: A, remote: A, lport: u16, rport: u16) -> Option<u32> {
+    fn find(&self, key: &EhashKey, local: A, remote: A, lport: u16, rport: u16) -> Option<u32> {
         let slot = self.locals.iter().position(|&l| l == local)? as u8;
         let h = Self::hash(key, local, remote, lport, rport);
         self.index
@@ -159,7 +155,7 @@ impl<A: Addr> Set<A> {
             .copied()
     }
 
-    fn insert(&mut self, key: (u64, u64), rec: Rec<A>, local: A) -> Option<u32> {
+    fn insert(&mut self, key: &EhashKey, rec: Rec<A>, local: A) -> Option<u32> {
         let slot = match self.locals.iter().position(|&l| l == local) {
             Some(s) => s,
             None if self.locals.len() < 256 => {
@@ -205,7 +201,7 @@ impl<A: Addr> Set<A> {
             .filter(|r| r.heap_pos != VACANT)
     }
 
-    fn remove(&mut self, key: (u64, u64), i: u32) -> Option<Rec<A>> {
+    fn remove(&mut self, key: &EhashKey, i: u32) -> Option<Rec<A>> {
         let rec = *self.get(i)?;
         let h = self.rec_hash(key, &rec);
         if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
@@ -382,7 +378,7 @@ impl<A: Addr> Set<A> {
 
 /// All TIME_WAIT and orphaned FIN_WAIT_2 records of a host.
 pub(crate) struct TwTable {
-    key: (u64, u64),
+    key: EhashKey,
     v4: Set<u32>,
     v6: Set<[u8; 16]>,
 }
@@ -392,7 +388,7 @@ impl TwTable {
     /// one bucket without knowing it).
     pub(crate) fn new(key: (u64, u64)) -> TwTable {
         TwTable {
-            key,
+            key: EhashKey::new(key),
             v4: Set::new(),
             v6: Set::new(),
         }
@@ -408,11 +404,11 @@ impl TwTable {
         match (local.ip(), remote.ip()) {
             (IpAddr::V4(l), IpAddr::V4(r)) => self
                 .v4
-                .find(self.key, l.into(), r.into(), lp, rp)
+                .find(&self.key, l.into(), r.into(), lp, rp)
                 .map(|index| TwId { v6: false, index }),
             (IpAddr::V6(l), IpAddr::V6(r)) => self
                 .v6
-                .find(self.key, l.octets(), r.octets(), lp, rp)
+                .find(&self.key, l.octets(), r.octets(), lp, rp)
                 .map(|index| TwId { v6: true, index }),
             _ => None,
         }
@@ -428,13 +424,13 @@ impl TwTable {
             (IpAddr::V4(l), IpAddr::V4(r)) => {
                 let rec = Set::pack(tw, now, u32::from(r), expiry);
                 self.v4
-                    .insert(key, rec, l.into())
+                    .insert(&key, rec, l.into())
                     .map(|index| TwId { v6: false, index })
             }
             (IpAddr::V6(l), IpAddr::V6(r)) => {
                 let rec = Set::pack(tw, now, r.octets(), expiry);
                 self.v6
-                    .insert(key, rec, l.octets())
+                    .insert(&key, rec, l.octets())
                     .map(|index| TwId { v6: true, index })
             }
             _ => None,
@@ -485,11 +481,11 @@ impl TwTable {
         let key = self.key;
         if id.v6 {
             let r = self.v6.get(id.index).map(|r| self.v6.unpack(r, now))?;
-            self.v6.remove(key, id.index);
+            self.v6.remove(&key, id.index);
             Some(r)
         } else {
             let r = self.v4.get(id.index).map(|r| self.v4.unpack(r, now))?;
-            self.v4.remove(key, id.index);
+            self.v4.remove(&key, id.index);
             Some(r)
         }
     }
@@ -522,7 +518,7 @@ impl TwTable {
     /// Check the table's own rules (for tests and fuzzing): the index, the heap and the
     /// records agree.
     pub(crate) fn check(&self) -> Result<(), String> {
-        fn one<A: Addr>(s: &Set<A>, key: (u64, u64)) -> Result<(), String> {
+        fn one<A: Addr>(s: &Set<A>, key: &EhashKey) -> Result<(), String> {
             let live = s.recs.iter().filter(|r| r.heap_pos != VACANT).count();
             if live != s.len || s.heap.len() != s.len || s.index.len() != s.len {
                 return Err(format!(
@@ -551,8 +547,8 @@ impl TwTable {
             }
             Ok(())
         }
-        one(&self.v4, self.key)?;
-        one(&self.v6, self.key)
+        one(&self.v4, &self.key)?;
+        one(&self.v6, &self.key)
     }
 }
 
