@@ -119,24 +119,6 @@ impl Flight {
         frto: false,
         frto_resume: None,
     };
-
-    /// Nothing is in flight (SND.UNA reached SND.MAX) and no reduction runs: the fields
-    /// that only describe the flight go back to rest — the tail a probe would resend,
-    /// HighRxt, PRR's counts — since the next flight or recovery sets them afresh
-    /// before reading them, and the highest retransmission, now below every sequence
-    /// number it will be compared with.
-    pub(crate) fn settle(&mut self) {
-        if self.recover.is_none() && self.loss.is_none() && self.cwr.is_none() {
-            self.tail = None;
-            self.retrans_high = None;
-            self.high_rxt = None;
-            self.prior_cwnd = 0;
-            self.prr_delivered = 0;
-            self.prr_out = 0;
-            // Everything RACK found lost is below SND.UNA now.
-            self.rack_lost_high = None;
-        }
-    }
 }
 
 impl AtRest for Flight {
@@ -148,8 +130,22 @@ impl AtRest for Flight {
         Flight::AT_REST
     }
 
+    /// Nothing is in flight (SND.UNA reached SND.MAX) and no reduction runs: the fields
+    /// that only describe the flight go back to rest — the tail a probe would resend,
+    /// HighRxt, PRR's counts — since the next flight or recovery sets them afresh
+    /// before reading them, and the highest retransmission, now below every sequence
+    /// number it will be compared with.
     fn settle(&mut self) {
-        Flight::settle(self);
+        if self.recover.is_none() && self.loss.is_none() && self.cwr.is_none() {
+            self.tail = None;
+            self.retrans_high = None;
+            self.high_rxt = None;
+            self.prior_cwnd = 0;
+            self.prr_delivered = 0;
+            self.prr_out = 0;
+            // Everything RACK found lost is below SND.UNA now.
+            self.rack_lost_high = None;
+        }
     }
 }
 
