@@ -34,6 +34,19 @@ impl<T> Slab<T> {
         self.len -= 1;
         Some(v)
     }
+    /// Drop the object in its slot (a record of hundreds of bytes is not moved out
+    /// first, as `remove` must). False if the slot was empty.
+    pub(crate) fn delete(&mut self, i: u32) -> bool {
+        match self.slots.get_mut(i as usize) {
+            Some(slot @ Some(_)) => {
+                *slot = None;
+                self.free.push(i);
+                self.len -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
     pub(crate) fn get(&self, i: u32) -> Option<&T> {
         self.slots.get(i as usize)?.as_ref()
     }

@@ -1300,21 +1300,25 @@ impl Stack {
     }
 
     fn free_conn(&mut self, i: u32) {
-        let Some(c) = self.conns.remove(i) else {
+        let Some(c) = self.conns.get(i) else {
             return;
         };
-        if c.counted_orphan {
+        let (local, remote, timer) = (c.local(), c.remote(), c.timer);
+        let counted_orphan = c.counted_orphan;
+        let holds_port = c.listener.is_none() && c.created_by_connect();
+        self.conns.delete(i);
+        if counted_orphan {
             self.orphans = self.orphans.saturating_sub(1);
         }
-        if let Some((id, _)) = c.timer {
+        if let Some((id, _)) = timer {
             self.timers.cancel(id);
         }
-        self.demux.remove(c.local(), c.remote(), Entry::Conn(i));
-        if c.listener.is_none() && c.created_by_connect() {
-            if let Some(p) = self.ports.get_mut(&c.local().port()) {
+        self.demux.remove(local, remote, Entry::Conn(i));
+        if holds_port {
+            if let Some(p) = self.ports.get_mut(&local.port()) {
                 p.conns = p.conns.saturating_sub(1);
             }
-            self.gc_port(c.local().port());
+            self.gc_port(local.port());
         }
     }
 
@@ -2225,7 +2229,8 @@ impl Stack {
         let now = self.clock(now);
         let len = buf.len();
         let r = self.read_inner(now, fd, buf);
-        if r.is_ok() {
+        // tcp_cleanup_rbuf: only a read that copied something may announce a window.
+        if matches!(r, Ok(n) if n > 0) {
             self.window_update(now, fd);
         }
         self.record(now, Some(fd), || format!("read({fd}, {len})"), r)

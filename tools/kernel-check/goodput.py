@@ -1,0 +1,254 @@
+# Linux's own goodput on the paths of `synack bench --goodput` (crates/bench/src/netpath.rs),
+# so that synack's lossy rows are judged against the kernel it imitates, not only against
+# formulas. Run as root (after `cargo build --release -p synack` for --synack):
+#
+#   python3 tools/kernel-check/goodput.py [--synack] [RATE_MBIT RTT_MS LOSS_PCT ...]
+#
+# --synack: the sender is synack itself (`synack connect --app source`, linux profile, on a
+# TUN device of its own behind the sender namespace's kernel, which forwards its packets
+# onto the path), the receiver still Linux: the same path, the same receiver, only the
+# sender differs — its congestion control and loss recovery are what the rows compare.
+#
+# Two namespaces, a sender (gpA) and a receiver (gpB), each with a TUN device whose other
+# end is this script: a path like the simulator's, in user space (this kernel has no netem).
+# Data from A to B: random loss, then a drop-tail queue of one bandwidth-delay product (at
+# least 16 packets) draining at the path's rate, then half the RTT; ACKs from B to A: half
+# the RTT, no loss. A TUN device does no segmentation offload, so every packet is one
+# MSS, as in the simulator. Drops happen here, so the sender's TCP learns of them only
+# from ACKs. The sender is CUBIC (TCP_CONGESTION; this host's default is BBR); both ends
+# have the simulator's buffers, 64 MiB from the start; the warm-up is the first 5 s (or 25
+# RTTs), the measure the next 20 s (or 100 RTTs): the bytes the receiver read, in Mbit/s,
+# with the sender's retransmissions, timeouts, recoveries and loss probes (nstat) over
+# the whole run. Python moves the packets: rows above 100 Mbit/s are out of its reach.
+import fcntl, heapq, os, random, select, socket, struct, subprocess, sys, threading, time
+
+NS = ("gpA", "gpB")
+PORT = 5001
+TUNSETIFF = 0x400454ca
+IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
+
+
+def sh(cmd):
+    subprocess.run(cmd, shell=True, check=True)
+
+
+def ns(n, cmd):
+    sh("ip netns exec %s %s" % (n, cmd))
+
+
+def tun(name):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    os.set_blocking(fd, False)
+    return fd
+
+
+def setup(synack=False):
+    teardown()
+    fds = []
+    for n, dev, mine, other in (("gpA", "gpa", "10.9.1.1", "10.9.2.0/24"),
+                                ("gpB", "gpb", "10.9.2.1", "10.9.1.0/24")):
+        sh("ip netns add " + n)
+        ns(n, "ip link set lo up")
+        fds.append(tun(dev))
+        sh("ip link set %s netns %s" % (dev, n))
+        ns(n, "ip link set %s up txqueuelen 10000" % dev)
+        ns(n, "ip addr add %s/32 dev %s" % (mine, dev))
+        ns(n, "ip route add %s dev %s" % (other, dev))
+        # The simulator's buffers: 64 MiB from the start (tcp_rmem/tcp_wmem [1] and [2]).
+        ns(n, "sysctl -qw net.ipv4.tcp_rmem='4096 67108864 67108864'")
+        ns(n, "sysctl -qw net.ipv4.tcp_wmem='4096 67108864 67108864'")
+    if synack:
+        # synack sits behind the sender's kernel, which forwards its packets to the path.
+        ns("gpA", "sysctl -qw net.ipv4.ip_forward=1")
+        ns("gpB", "ip route add 10.9.3.0/24 dev gpb")
+    return fds
+
+
+def teardown():
+    for n in NS:
+        subprocess.run("ip netns del %s 2>/dev/null" % n, shell=True)
+
+
+def route(fa, fb, rate_mbit, rtt_ms, loss_pct, until, seed=1):
+    """Move packets between the two TUN devices until `until` (monotonic); the number of
+    data packets the full queue dropped."""
+    rng = random.Random(seed)
+    rate = rate_mbit * 1e6
+    half = rtt_ms / 2000.0
+    qlimit = max(16, int(rate * rtt_ms / 1000.0 / (1500 * 8)))
+    link_free = 0.0
+    queue = []  # departure times of the packets waiting for (or on) the bottleneck
+    due = []  # (time, seq, fd, packet)
+    seq = 0
+    qdrops = 0
+    while True:
+        now = time.monotonic()
+        if now >= until:
+            return qdrops
+        timeout = min(until - now, max(0.0, due[0][0] - now) if due else 0.1)
+        r, _, _ = select.select([fa, fb], [], [], timeout)
+        now = time.monotonic()
+        for fd in r:
+            while True:
+                try:
+                    p = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                if fd == fa:
+                    if rng.random() * 100 < loss_pct:
+                        continue
+                    while queue and queue[0] <= now:
+                        queue.pop(0)
+                    if len(queue) >= qlimit:
+                        qdrops += 1
+                        continue
+                    link_free = max(now, link_free) + len(p) * 8 / rate
+                    queue.append(link_free)
+                    heapq.heappush(due, (link_free + half, seq, fb, p))
+                else:
+                    heapq.heappush(due, (now + half, seq, fa, p))
+                seq += 1
+        while due and due[0][0] <= now:
+            _, _, fd, p = heapq.heappop(due)
+            try:
+                os.write(fd, p)
+            except OSError:
+                pass
+
+
+def nstat(n):
+    out = subprocess.run("ip netns exec %s nstat -az TcpRetransSegs TcpExtTCPTimeouts "
+                         "TcpExtTCPLossProbes TcpExtTCPSackRecovery TcpExtTCPRenoRecovery "
+                         "TcpExtTCPHystartTrainDetect TcpExtTCPHystartDelayDetect "
+                         "TcpExtTCPHystartTrainCwnd TcpExtTCPHystartDelayCwnd"
+                         % n, shell=True, capture_output=True, text=True).stdout
+    vals = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0][0].isalpha() and f[1].isdigit():
+            vals[f[0]] = int(f[1])
+    return vals
+
+
+def receiver(warm, window):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("10.9.2.1", PORT))
+    ls.listen(1)
+    print("ready", flush=True)
+    c, _ = ls.accept()
+    t0 = time.monotonic()
+    got = 0
+    start_bytes = None
+    buf = bytearray(1 << 20)
+    while True:
+        n = c.recv_into(buf)
+        if n == 0:
+            break
+        got += n
+        t = time.monotonic() - t0
+        if start_bytes is None and t >= warm:
+            start_bytes = got
+        if t >= warm + window:
+            print("%.3f" % ((got - start_bytes) * 8 / window / 1e6), flush=True)
+            c.close()
+            return
+
+
+def sender():
+    s = socket.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    s.connect(("10.9.2.1", PORT))
+    chunk = b"x" * (1 << 20)
+    try:
+        while True:
+            s.sendall(chunk)
+    except OSError:
+        pass
+
+
+SYNACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target",
+                      "release", "synack")
+CONTROL = "/tmp/synack-goodput.sock"
+
+
+def synack_nstat():
+    out = subprocess.run([SYNACK, "nstat", "--control", CONTROL, "-az"], capture_output=True,
+                         text=True).stdout
+    vals = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0][0].isalpha() and f[1].isdigit():
+            vals[f[0]] = int(f[1])
+    return vals
+
+
+def row(rate, rtt, loss, synack=False):
+    fa, fb = setup(synack)
+    try:
+        warm = max(5.0, 25 * rtt / 1000.0)
+        window = max(20.0, 100 * rtt / 1000.0)
+        me = os.path.abspath(__file__)
+        rx = subprocess.Popen(["ip", "netns", "exec", "gpB", sys.executable, me, "--recv",
+                               str(warm), str(window)], stdout=subprocess.PIPE, text=True)
+        assert rx.stdout.readline().strip() == "ready"
+        if synack:
+            before = {}
+            buf = "net.ipv4.tcp_%smem=4096 67108864 67108864"
+            tx = subprocess.Popen(
+                ["ip", "netns", "exec", "gpA", SYNACK, "connect", "--tun", "syn0",
+                 "--host-addr", "10.9.3.1/24", "--addr", "10.9.3.2", "--profile", "linux",
+                 "--set", buf % "w", "--set", buf % "r", "--app", "source",
+                 "--bytes", str(1 << 40), "--duration", str(int(warm + window + 10)),
+                 "--control", CONTROL, "10.9.2.1:%d" % PORT],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            before = nstat("gpA")
+            tx = subprocess.Popen(["ip", "netns", "exec", "gpA", sys.executable, me, "--send"])
+        # The counters just before the window ends: the receiver then closes, and
+        # `synack connect` exits with its connection.
+        counters = {}
+        fetch = threading.Timer(warm + window - 0.3, lambda: counters.update(
+            synack_nstat() if synack else nstat("gpA")))
+        fetch.start()
+        qdrops = route(fa, fb, rate, rtt, loss, time.monotonic() + warm + window + 2.0)
+        mbit = float(rx.stdout.readline())
+        fetch.join()
+        after = counters
+        tx.kill()
+        rx.wait()
+        tx.wait()
+        d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        hs = d.get("TcpExtTCPHystartTrainDetect", 0) + d.get("TcpExtTCPHystartDelayDetect", 0)
+        hs_cwnd = d.get("TcpExtTCPHystartTrainCwnd", 0) + d.get("TcpExtTCPHystartDelayCwnd", 0)
+        print("%6g %4gms %5g%% %9.1f %7d %5d %4d %5d %6d %3d %8s" % (
+            rate, rtt, loss, mbit, d.get("TcpRetransSegs", 0), d.get("TcpExtTCPTimeouts", 0),
+            d.get("TcpExtTCPSackRecovery", 0), d.get("TcpExtTCPLossProbes", 0), qdrops, hs,
+            ("%d" % hs_cwnd) if hs else "-"), flush=True)
+    finally:
+        os.close(fa)
+        os.close(fb)
+        teardown()
+
+
+DEFAULT = [(10, 10, 5), (100, 10, 1), (100, 10, 5), (10, 50, 1), (100, 50, 5),
+           (100, 10, 0.1), (10, 200, 0.1), (10, 10, 1)]
+
+if __name__ == "__main__":
+    synack = "--synack" in sys.argv
+    if synack:
+        sys.argv.remove("--synack")
+    if sys.argv[1:2] == ["--recv"]:
+        receiver(float(sys.argv[2]), float(sys.argv[3]))
+    elif sys.argv[1:2] == ["--send"]:
+        sender()
+    else:
+        args = [float(a) for a in sys.argv[1:]]
+        rows = [tuple(args[i:i + 3]) for i in range(0, len(args), 3)] or DEFAULT
+        print("%s, CUBIC; Mbit/s of bytes read in the window (whole run: rtx, RTO, rec, TLP, queue drops, HyStart exits and the window then)"
+              % ("synack (linux profile) sending to Linux %s" % os.uname().release if synack
+                 else "Linux %s" % os.uname().release))
+        print("Mbit/s   RTT   loss    %6s     rtx   RTO  rec   TLP qdrops  HS  HS cwnd" % ("synack" if synack else "linux"))
+        for r in rows:
+            row(*r, synack=synack)
