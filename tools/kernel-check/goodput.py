@@ -117,18 +117,23 @@ def route(fa, fb, rate_mbit, rtt_ms, loss_pct, until, seed=1):
                 pass
 
 
-def nstat(n):
-    out = subprocess.run("ip netns exec %s nstat -az TcpRetransSegs TcpExtTCPTimeouts "
-                         "TcpExtTCPLossProbes TcpExtTCPSackRecovery TcpExtTCPRenoRecovery "
-                         "TcpExtTCPHystartTrainDetect TcpExtTCPHystartDelayDetect "
-                         "TcpExtTCPHystartTrainCwnd TcpExtTCPHystartDelayCwnd"
-                         % n, shell=True, capture_output=True, text=True).stdout
+def counters_of(out):
+    """nstat's output (the kernel's or synack's) as {name: value}."""
     vals = {}
     for line in out.splitlines():
         f = line.split()
         if len(f) >= 2 and f[0][0].isalpha() and f[1].isdigit():
             vals[f[0]] = int(f[1])
     return vals
+
+
+def nstat(n):
+    out = subprocess.run("ip netns exec %s nstat -az TcpRetransSegs TcpExtTCPTimeouts "
+                         "TcpExtTCPLossProbes TcpExtTCPSackRecovery TcpExtTCPRenoRecovery "
+                         "TcpExtTCPHystartTrainDetect TcpExtTCPHystartDelayDetect "
+                         "TcpExtTCPHystartTrainCwnd TcpExtTCPHystartDelayCwnd"
+                         % n, shell=True, capture_output=True, text=True).stdout
+    return counters_of(out)
 
 
 def receiver(warm, window):
@@ -176,12 +181,7 @@ CONTROL = "/tmp/synack-goodput.sock"
 def synack_nstat():
     out = subprocess.run([SYNACK, "nstat", "--control", CONTROL, "-az"], capture_output=True,
                          text=True).stdout
-    vals = {}
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) >= 2 and f[0][0].isalpha() and f[1].isdigit():
-            vals[f[0]] = int(f[1])
-    return vals
+    return counters_of(out)
 
 
 def row(rate, rtt, loss, synack=False):
