@@ -227,6 +227,10 @@ pub(crate) struct Conn {
     rcv_mss: u32,
     unacked_bytes: u32,
     saw_data: bool,
+    /// How much of the receive buffer the window may offer, in 256ths
+    /// (`tp->scaling_ratio`): Linux's default half, until a segment larger than the
+    /// receive MSS estimate measures its payload against its true size (`truesize`).
+    scaling_ratio: u8,
     /// Interactive (ping-pong) mode (`icsk_ack.pingpong`): we answered within ato of
     /// receiving, so ACKs wait to ride on our next data instead of quick-ACKing.
     pingpong: bool,
@@ -470,7 +474,7 @@ impl Conn {
         c.snd_sml = c.snd_una;
         c.snd_wl2 = c.snd_una;
         c.rcv_adv = c.rcv_nxt + rcv_wnd;
-        c.rcv_ssthresh = rcv_wnd;
+        c.rcv_ssthresh = rcv_wnd.min(c.window_clamp());
         c.last_ack_sent = c.rcv_nxt;
         c.stats.delivered = 1; // the SYN-ACK, acknowledged by the ACK that made us
         if let Some(sent) = synack_sent {
@@ -550,8 +554,9 @@ impl Conn {
             snd_wnd,
         );
         c.snd_wl2 = SeqNum(iss);
-        let rcv_wnd = initial_rcv_window(c.rcv.capacity(), c.mss_for_window());
-        c.rcv_ssthresh = rcv_wnd;
+        let rcv_wnd =
+            initial_rcv_window(c.full_space() as usize, c.mss_for_window(), c.rcv_wscale());
+        c.rcv_ssthresh = rcv_wnd.min(c.window_clamp());
         if !data.is_empty() {
             if let Some(n) = c.rcv.insert(0, data) {
                 c.rcv_nxt = c.rcv_nxt + n as u32;
@@ -650,6 +655,7 @@ impl Conn {
             delack_deadline: None,
             quick: 0,
             rcv_mss: 0,
+            scaling_ratio: DEFAULT_SCALING_RATIO,
             unacked_bytes: 0,
             saw_data: false,
             pingpong: false,
@@ -1034,8 +1040,11 @@ impl Conn {
         self.last_ack_sent = self.rcv_nxt;
         self.set_mss(cx.cfg);
         self.init_cwnd();
-        let rcv_wnd = initial_rcv_window(self.rcv.capacity(), self.mss_for_window());
-        self.rcv_ssthresh = rcv_wnd;
+        // The window of our SYN, computed before the peer's timestamps were known
+        // (`tcp_connect_init`: whole segments of the MSS we offered).
+        let rcv_wnd =
+            initial_rcv_window(self.full_space() as usize, self.advmss, self.rcv_wscale());
+        self.rcv_ssthresh = rcv_wnd.min(self.window_clamp());
         self.rcv_adv = self.rcv_nxt + rcv_wnd;
         self.last_rcv = cx.now;
         self.syn_pending = false;
@@ -1924,17 +1933,15 @@ impl Conn {
         } else {
             (payload, (seq - self.rcv_nxt) as usize)
         };
+        self.measure_rcv_mss(payload.len() as u32);
         if !self.saw_data {
+            // tcp_incr_quickack: quick-ACK up to half the window's worth of segments.
             self.saw_data = true;
             self.ato_on = true;
-            let mss = (payload.len() as u32).max(1);
-            self.quick = (self.rcv.capacity() as u32 / (2 * mss)).clamp(2, MAX_QUICKACKS);
+            self.quick =
+                (self.offered_window() / (2 * self.rcv_mss.max(1))).clamp(2, MAX_QUICKACKS);
         }
         self.lrcvtime = cx.now;
-        self.rcv_mss = self
-            .rcv_mss
-            .max(payload.len() as u32)
-            .min(self.advmss as u32);
         // Out-of-order bytes we already hold: a D-SACK names them (`tcp_dsack_extend`
         // in tcp_data_queue_ofo), ahead of the SACK block that holds them.
         if off > 0 && self.rcv.holds(off, off + data.len()) && self.neg.sack && cx.cfg.tcp_dsack {
@@ -1989,12 +1996,11 @@ impl Conn {
                 self.rcv_nxt = self.rcv_nxt + n as u32;
                 self.stats.bytes_received += n as u64;
                 self.unacked_bytes += n as u32;
-                self.rcv_ssthresh =
-                    (self.rcv_ssthresh + 2 * self.advmss as u32).min(self.rcv.capacity() as u32);
+                self.grow_window(data.len());
                 if self.quick > 0 && !self.pingpong {
                     self.quick -= 1;
                     self.ack_now = true;
-                } else if self.unacked_bytes > self.rcv_mss || had_ooo || self.ooo_fin.is_some() {
+                } else if self.ack_on_arrival() || had_ooo || self.ooo_fin.is_some() {
                     self.ack_now = true;
                 } else {
                     self.schedule_delack(cx);
@@ -2007,8 +2013,80 @@ impl Conn {
         }
     }
 
+    /// `tcp_measure_rcv_mss`: a segment at least as large as the receive MSS estimate
+    /// raises it (to at most our MSS) and measures the scaling ratio on it; a new ratio
+    /// sets the window clamp anew (`tcp_set_window_clamp`): `rcv_ssthresh` follows a
+    /// lower clamp down, and may rise to the window already offered under a higher one.
+    fn measure_rcv_mss(&mut self, len: u32) {
+        if self.rcv_mss == 0 {
+            // tcp_initialize_rcv_mss: an underestimate, corrected by what arrives.
+            self.rcv_mss = (self.mss_for_window() as u32)
+                .min(self.mss as u32)
+                .min(self.offered_window() / 2)
+                .clamp(88, 536);
+        }
+        if len < self.rcv_mss {
+            return;
+        }
+        if len != self.rcv_mss {
+            let ratio = ((u64::from(len) << 8) / u64::from(truesize(len))).clamp(1, 255) as u8;
+            if ratio != self.scaling_ratio {
+                let old = self.window_clamp();
+                self.scaling_ratio = ratio;
+                let new = self.window_clamp();
+                if new < old {
+                    self.rcv_ssthresh = self.rcv_ssthresh.min(new);
+                } else {
+                    self.rcv_ssthresh = self.rcv_ssthresh.max(self.offered_window().min(new));
+                }
+            }
+        }
+        self.rcv_mss = len.min(self.mss_for_window() as u32);
+    }
+
+    /// `__tcp_ack_snd_check`: more than one segment unacknowledged is ACKed on arrival
+    /// only if the window would not shrink by it — that is, while it still grows. With
+    /// the data unread the ACK is left to the reader (`window_update_due`): Linux 6.18's
+    /// receiver whose application does not read sends only delayed ACKs after its first
+    /// sixteen (`tools/kernel-check/rcvwindow.py stall`).
+    fn ack_on_arrival(&self) -> bool {
+        self.unacked_bytes > self.rcv_mss
+            && (self.rcv.len() == 0 || self.free_window() >= self.offered_window())
+    }
+
+    /// `tcp_grow_window`: each in-order segment of 128 bytes or more lets the window
+    /// offered grow by two segments (or twice this one), up to the clamp and the free
+    /// space. It opens when the measured scaling ratio raised the clamp above the initial
+    /// window (segments that fill more than half of what they cost, as 1448 of 2304 do).
+    /// While it grows the segment is ACKed at once (`icsk_ack.quick |= 1`), so a sender
+    /// in slow start sees an ACK per segment for as long as the window opens: Linux 6.18's
+    /// receiver did exactly that for seconds on a path with a 64 MiB buffer
+    /// (`tools/kernel-check/ackpat.py`), and HyStart's ACK train depends on it.
+    fn grow_window(&mut self, len: usize) {
+        let room = self
+            .free_space()
+            .min(self.window_clamp())
+            .saturating_sub(self.rcv_ssthresh);
+        if room == 0 || len < 128 {
+            return;
+        }
+        let incr = (2 * self.mss_for_window() as u32).max(2 * len as u32);
+        self.rcv_ssthresh += room.min(incr);
+        // Or-ed, as Linux does: a count of 16 becomes 17, and the ACK this segment draws
+        // takes it back to 16 — quick-ACK mode outlasts the growth by its count.
+        self.quick |= 1;
+    }
+
+    /// `tcp_send_delayed_ack`: the timer runs from the first unacknowledged segment; one
+    /// arriving within a quarter of ato of its deadline is ACKed at once instead (Linux
+    /// 6.18's stalled reader, segments 2 ms apart, ACKed the 16th after the timer started,
+    /// not the 20th: `tools/kernel-check/rcvwindow.py stall`).
     fn schedule_delack(&mut self, cx: &mut Ctx<'_>) {
-        if self.delack_deadline.is_none() {
+        if let Some(d) = self.delack_deadline {
+            if self.saw_data && d <= cx.now + ATO / 4 {
+                self.ack_now = true;
+            }
+        } else {
             // Linux's ato is 0 until the first data segment starts the delayed-ACK
             // engine (tcp_event_data_recv): until then a delayed ACK (of a FIN, say)
             // leaves at the next tick, 1 ms at HZ=1000.
@@ -3405,22 +3483,98 @@ impl Conn {
         self.sendable().is_some()
     }
 
-    /// The receive window we offer, in bytes (`tcp_select_window`, simplified): free
-    /// buffer space, grown gradually from the initial window, never shrinking the edge
-    /// already advertised, with receiver-side silly-window avoidance.
+    /// The window last advertised, as it was when sent (`tp->rcv_wnd`).
+    fn offered_window(&self) -> u32 {
+        (self.rcv_adv - self.last_ack_sent).max(0) as u32
+    }
+
+    /// What is left of the window last advertised (`tcp_receive_window`): a TIME_WAIT
+    /// socket keeps advertising it.
+    pub(crate) fn receive_window(&self) -> u32 {
+        (self.rcv_adv - self.rcv_nxt).max(0) as u32
+    }
+
+    /// The buffer's window share (`tcp_full_space`).
+    fn full_space(&self) -> u32 {
+        win_from_space(self.rcv.capacity(), self.scaling_ratio) as u32
+    }
+
+    /// Its free part (`tcp_space`): the share of what the segments held (in order or
+    /// not) leave of the buffer, each charged its true size — counted as whole segments of
+    /// the receive MSS estimate, since Linux frees a segment only once it is read whole.
+    fn free_space(&self) -> u32 {
+        let ooo: usize = self.rcv.ooo_ranges().iter().map(|&(s, e)| e - s).sum();
+        let held = (self.rcv.len() + ooo) as u32;
+        let seg = self.rcv_mss.max(1);
+        let charged = held.div_ceil(seg).saturating_mul(truesize(seg));
+        win_from_space(
+            self.rcv.capacity().saturating_sub(charged as usize),
+            self.scaling_ratio,
+        ) as u32
+    }
+
+    /// The largest window we offer (`window_clamp` after `tcp_init_buffer_space`): the
+    /// buffer's window share less one segment, which Linux keeps in reserve.
+    fn window_clamp(&self) -> u32 {
+        let share = self.full_space();
+        let mss = self.mss_for_window() as u32;
+        // The reserve goes when a measured ratio sets the clamp anew
+        // (`tcp_measure_rcv_mss` → `tcp_set_window_clamp`).
+        if self.scaling_ratio == DEFAULT_SCALING_RATIO && share > 2 * mss {
+            (share - mss).max(2 * mss)
+        } else {
+            share
+        }
+    }
+
+    /// The window the buffer could offer now (`__tcp_select_window`): its free space,
+    /// no more than `rcv_ssthresh`; nothing when less than a segment or a sixteenth of
+    /// the buffer is free (receiver-side silly-window avoidance); rounded up to the
+    /// window scale's unit, or without scaling kept while within a segment of the free
+    /// space (in whole segments otherwise).
+    fn free_window(&self) -> u32 {
+        let allowed = self.full_space();
+        let full = self.window_clamp().min(allowed);
+        let mss = self.rcv_mss.max(1).min(full);
+        let scale = self.rcv_wscale();
+        let mut free = self.free_space();
+        if mss == 0 {
+            return 0;
+        }
+        if free < full / 2 {
+            free = free >> scale << scale;
+            if free < allowed / 16 || free < mss {
+                return 0;
+            }
+        }
+        free = free.min(self.rcv_ssthresh);
+        if scale > 0 {
+            return free.next_multiple_of(1 << scale);
+        }
+        let offered = self.offered_window();
+        if offered + mss <= free || offered > free {
+            free / mss * mss
+        } else if mss == full && free > offered + full / 2 {
+            free
+        } else {
+            offered
+        }
+    }
+
+    /// The receive window we offer, in bytes (`tcp_select_window`): the free window,
+    /// but never pulling back the edge already advertised (Linux keeps that edge, rounded
+    /// up to the scale's unit, while the free space shrinks).
     fn rcv_window_bytes(&self) -> u32 {
         if self.state == TcpState::SynSent {
             return 0;
         }
-        let space = self.rcv.space() as u32;
         let scale = self.rcv_wscale();
-        let mut w = space.min(self.rcv_ssthresh.max(1)).min(65535u32 << scale);
-        if w < (self.advmss as u32).min(self.rcv.capacity() as u32 / 2) {
-            w = 0;
-        }
-        w = (w >> scale) << scale;
+        let mut w = self.free_window();
         let already = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
-        w.max(already)
+        if w < already {
+            w = already.next_multiple_of(1 << scale);
+        }
+        w.min(65535 << scale)
     }
 
     fn window_field(&self) -> u16 {
@@ -3514,7 +3668,7 @@ impl Conn {
             } else {
                 self.advmss
             };
-            let win = initial_rcv_window(self.rcv.capacity(), mss).min(65535) as u16;
+            let win = initial_rcv_window(self.full_space() as usize, mss, 0) as u16;
             let ack = if simultaneous { self.rcv_nxt.0 } else { 0 };
             if simultaneous {
                 self.ack_sent();
@@ -3854,6 +4008,10 @@ impl Conn {
             options.sack_len = n as u8;
         }
         let win_bytes = self.rcv_window_bytes();
+        if self.free_space() < self.window_clamp() / 2 {
+            // A buffer half full ends quick-ACK mode (`__tcp_select_window`).
+            self.quick = 0;
+        }
         self.rcv_adv = self.rcv_nxt + win_bytes;
         let win = (win_bytes >> self.rcv_wscale()).min(65535) as u16;
         if len > 0 {
@@ -3890,7 +4048,9 @@ impl Conn {
         self.active
     }
 
-    /// After a read (`tcp_cleanup_rbuf`): announce a window that at least doubled.
+    /// After a read that copied data (`tcp_cleanup_rbuf`): the ACK of every second
+    /// segment that arrival left to the reader (see `ack_on_arrival`), or a window that
+    /// at least doubled.
     pub(crate) fn window_update_due(&mut self) -> bool {
         if !matches!(
             self.state,
@@ -3898,9 +4058,13 @@ impl Conn {
         ) {
             return false;
         }
+        if self.needs_ack() && self.unacked_bytes > self.rcv_mss {
+            self.ack_now = true;
+            return true;
+        }
         let now_wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
-        if 2 * now_wnd <= self.rcv.capacity() as u32 {
-            let new = self.rcv_window_bytes();
+        if 2 * now_wnd <= self.window_clamp() {
+            let new = self.free_window();
             if new > 0 && new >= 2 * now_wnd {
                 self.ack_now = true;
                 return true;
@@ -3995,7 +4159,8 @@ impl Conn {
                 self.ssthresh / mss
             },
             snd_cwnd: self.cwnd / mss,
-            advmss: u32::from(self.advmss),
+            // Linux takes the timestamp option off tp->advmss once it is negotiated.
+            advmss: u32::from(self.mss_for_window()),
             reordering: u32::from(self.reordering),
             rcv_space: self.rcv.capacity() as u32,
             total_retrans: self.total_retrans,
@@ -4053,9 +4218,43 @@ pub(crate) fn our_wscale(cfg: &Config, opts: &SockOpts) -> u8 {
     (space.ilog2().saturating_sub(15)).min(14) as u8
 }
 
-/// The window in a SYN or SYN-ACK: the buffer, at most 65535, rounded down to whole MSS.
-pub(crate) fn initial_rcv_window(rcvbuf: usize, mss: u16) -> u32 {
-    let space = (rcvbuf as u32).min(65535);
+/// Linux's default scaling ratio (`TCP_DEFAULT_SCALING_RATIO`): half of a buffer's
+/// bytes are payload.
+pub(crate) const DEFAULT_SCALING_RATIO: u8 = 128;
+
+/// The payload a receive buffer of `rcvbuf` bytes holds, all the window it may offer
+/// (`tcp_win_from_space`): Linux charges the buffer with each segment's true size, so only
+/// `ratio`/256 of it is payload.
+pub(crate) fn win_from_space(rcvbuf: usize, ratio: u8) -> usize {
+    ((rcvbuf as u64 * u64::from(ratio)) >> 8) as usize
+}
+
+/// A new connection's window share of `rcvbuf`, at the default ratio.
+pub(crate) fn window_share(rcvbuf: u32) -> usize {
+    win_from_space(rcvbuf as usize, DEFAULT_SCALING_RATIO)
+}
+
+/// The memory Linux charges for a received segment of `len` payload bytes (`truesize`):
+/// the packet (40 bytes of headers), NET_SKB_PAD and `skb_shared_info` in a power-of-two
+/// kmalloc block, plus the `sk_buff` — 2,304 bytes for anything up to a 1500-byte MTU;
+/// a larger one goes in page fragments. Linux 6.18 over a TUN device measured 0.4336
+/// (1000-byte segments) and 0.625 (1448): exactly these sizes
+/// (`tools/kernel-check/rcvwindow.py`, `ackpat.py`). A NIC driver's sizes differ a little.
+fn truesize(len: u32) -> u32 {
+    const SKB: u32 = 256;
+    let head = len + 40 + 64 + 320;
+    if head <= 4096 {
+        head.next_power_of_two() + SKB
+    } else {
+        (len + 40).next_multiple_of(4096) + 320 + SKB
+    }
+}
+
+/// The initial receive window (`tcp_select_initial_window`): the whole window share of
+/// the buffer, in whole segments. Linux 6.x does not hold it to 64 KiB (a SYN's field
+/// does, unscaled: a SYN's window is this with `wscale` 0).
+pub(crate) fn initial_rcv_window(share: usize, mss: u16, wscale: u8) -> u32 {
+    let space = (share as u32).min(65535 << wscale);
     let mss = mss.max(1) as u32;
     if space > mss {
         space / mss * mss

@@ -547,7 +547,11 @@ impl Stack {
         } else {
             advmss
         };
-        let rcv_wnd = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w);
+        let rcv_wnd = conn::initial_rcv_window(
+            conn::window_share(opts.rcvbuf(cfg)),
+            mss_w,
+            neg.wscale.map_or(0, |w| w.1),
+        );
         let iss = reopen_isn.unwrap_or_else(|| {
             self.secrets
                 .isn(dst.ip(), dst.port(), src.ip(), src.port(), now.as_micros())
@@ -739,7 +743,7 @@ impl Stack {
         } else {
             advmss
         };
-        let win = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w).min(65535) as u16;
+        let win = conn::initial_rcv_window(conn::window_share(opts.rcvbuf(cfg)), mss_w, 0) as u16;
         let c = Ctrl {
             src: dst,
             dst: src,
@@ -822,7 +826,11 @@ impl Stack {
         } else {
             advmss
         };
-        let rcv_wnd = conn::initial_rcv_window(opts.rcvbuf(cfg) as usize, mss_w);
+        let rcv_wnd = conn::initial_rcv_window(
+            conn::window_share(opts.rcvbuf(cfg)),
+            mss_w,
+            neg.wscale.map_or(0, |w| w.1),
+        );
         let snd_wnd = (seg.window as u32) << neg.wscale.map(|w| w.0).unwrap_or(0);
         let child = Child {
             iss: seg.ack.wrapping_sub(1),
@@ -1230,7 +1238,7 @@ impl Stack {
             substate: sub,
             snd_nxt: c.snd_nxt.0,
             rcv_nxt: c.rcv_nxt.0,
-            rcv_wnd: c.rcv.space() as u32,
+            rcv_wnd: c.receive_window(),
             wscale: c.rcv_wscale(),
             ts: c.neg.ts,
             ts_recent: c.ts_recent,

@@ -36,8 +36,10 @@ impl Runner {
             None => (cmd, None),
         };
         // Redirections to /dev/null change nothing we model.
-        let words: Vec<&str> = cmd
-            .split_whitespace()
+        let owned = words_of(cmd);
+        let words: Vec<&str> = owned
+            .iter()
+            .map(String::as_str)
             .filter(|w| !w.ends_with("/dev/null") && !matches!(*w, ">" | "2>" | "&>"))
             .collect();
         let unsupported = || format!("unsupported: shell command `{cmd}`");
@@ -198,5 +200,44 @@ impl Runner {
             }
         }
         Ok(())
+    }
+}
+
+/// A command's words as a shell splits them: whitespace separates, single and double
+/// quotes group (`sysctl -q net.ipv4.tcp_rmem="4096 131072 6291456"` is two words) and are
+/// removed. Nothing is expanded.
+fn words_of(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for ch in cmd.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '"' | '\'') => {
+                quote = Some(ch);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words_of;
+
+    #[test]
+    fn quotes_group_words_and_go() {
+        assert_eq!(
+            words_of(r#"sysctl -q net.ipv4.tcp_rmem="4096 131072 33554432""#),
+            ["sysctl", "-q", "net.ipv4.tcp_rmem=4096 131072 33554432"]
+        );
+        assert_eq!(words_of("echo 'a  b' > /x"), ["echo", "a  b", ">", "/x"]);
+        assert_eq!(words_of("  a   b "), ["a", "b"]);
+        assert_eq!(words_of(r#"x="" y"#), ["x=", "y"]);
     }
 }
