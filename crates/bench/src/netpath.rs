@@ -413,9 +413,16 @@ pub mod synack {
 
         /// HyStart on or off in the sender (Linux: on).
         pub fn with_hystart(flows: usize, hystart: bool) -> Pair {
+            Pair::with_config(flows, |c| c.hystart = hystart)
+        }
+
+        /// Both hosts' configuration changed by `f` (after the 64 MiB buffers are set).
+        pub fn with_config(flows: usize, f: impl Fn(&mut Config)) -> Pair {
             let mut tx_cfg = config(1);
-            tx_cfg.hystart = hystart;
-            let mut rx = Stack::new(config(2), &[RECEIVER]);
+            f(&mut tx_cfg);
+            let mut rx_cfg = config(2);
+            f(&mut rx_cfg);
+            let mut rx = Stack::new(rx_cfg, &[RECEIVER]);
             let t = Instant::ZERO;
             let listener = rx.socket(t).expect("socket");
             rx.bind(t, listener, SocketAddr::new(RECEIVER, 80))
@@ -745,11 +752,20 @@ pub fn synack_flow(
     burst: Option<(Duration, u32)>,
     hystart: bool,
 ) -> Result<Goodput, String> {
+    synack_flow_with(path, burst, |c| c.hystart = hystart)
+}
+
+/// One synack flow on `path`, both hosts' configuration changed by `f`.
+pub fn synack_flow_with(
+    path: &PathConfig,
+    burst: Option<(Duration, u32)>,
+    f: impl Fn(&mut synack_core::Config),
+) -> Result<Goodput, String> {
     let sched = Schedule {
         starts: vec![Duration::ZERO],
         burst,
     };
-    let mut ours = synack::Pair::with_hystart(1, hystart);
+    let mut ours = synack::Pair::with_config(1, f);
     let mut g = run_path(path, &sched, &mut ours).remove(0);
     if let Some(e) = ours.error.take() {
         return Err(e);

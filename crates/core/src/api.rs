@@ -201,6 +201,9 @@ pub struct TcpInfo {
     pub snd_cwnd: u32,
     pub advmss: u32,
     pub reordering: u32,
+    /// The receiver's round-trip estimate, µs (what receive-buffer auto-tuning uses).
+    pub rcv_rtt: u32,
+    /// What the application read in the last measured round trip.
     pub rcv_space: u32,
     pub total_retrans: u32,
     pub bytes_acked: u64,
@@ -245,6 +248,7 @@ impl TcpInfo {
             ("tcpi_snd_cwnd", self.snd_cwnd.into()),
             ("tcpi_advmss", self.advmss.into()),
             ("tcpi_reordering", self.reordering.into()),
+            ("tcpi_rcv_rtt", self.rcv_rtt.into()),
             ("tcpi_rcv_space", self.rcv_space.into()),
             ("tcpi_total_retrans", self.total_retrans.into()),
             ("tcpi_bytes_acked", self.bytes_acked),

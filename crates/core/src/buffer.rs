@@ -156,7 +156,9 @@ impl RecvBuf {
         if cap == self.cap() {
             return;
         }
-        if self.ring.is_empty() {
+        if self.ring.is_empty() || cap > self.cap() {
+            // Growing (auto-tuning, a larger SO_RCVBUF) moves nothing: the ring grows as
+            // data arrives, out-of-order ranges and all.
             self.cap = to_u32(cap);
             return;
         }
@@ -390,6 +392,25 @@ mod tests {
         assert_eq!(all[0], b'b');
         assert_eq!(&all[1..6_001], &gap[..]);
         assert_eq!(&all[6_001..16_001], &far[..]);
+        r.check().unwrap();
+    }
+
+    /// Auto-tuning raises the capacity under data held out of order: none of it may go
+    /// (the peer was told of it in SACK blocks and will not send it again).
+    #[test]
+    fn a_larger_capacity_keeps_what_is_held() {
+        let mut r = RecvBuf::new(16);
+        assert_eq!(r.insert(0, b"abcd"), Some(4));
+        assert_eq!(r.insert(4, b"ijkl"), Some(0));
+        r.set_capacity(64);
+        assert_eq!(r.capacity(), 64);
+        assert_eq!(r.ooo_ranges(), &[(4, 8)]);
+        assert_eq!(r.insert(20, &[b'x'; 30]), Some(0), "the new room is usable");
+        assert_eq!(r.insert(0, b"efgh"), Some(8));
+        assert_eq!(r.ooo_ranges(), &[(12, 42)]);
+        let mut out = [0u8; 12];
+        assert_eq!(r.read(&mut out), 12);
+        assert_eq!(&out, b"abcdefghijkl");
         r.check().unwrap();
     }
 

@@ -72,6 +72,9 @@ pub struct Config {
     pub tcp_rmem: [u32; 3],
     /// net.ipv4.tcp_wmem: min, default, max
     pub tcp_wmem: [u32; 3],
+    /// net.ipv4.tcp_moderate_rcvbuf: grow receive buffers towards tcp_rmem[2] with what
+    /// the application reads per round trip (unless SO_RCVBUF was set)
+    pub tcp_moderate_rcvbuf: bool,
     /// net.core.rmem_max (caps SO_RCVBUF; enters the window-scale choice)
     pub rmem_max: u32,
     /// net.core.wmem_max (caps SO_SNDBUF)
@@ -193,6 +196,7 @@ impl Config {
             tcp_window_scaling: true,
             tcp_rmem: [4096, 131072, 6291456],
             tcp_wmem: [4096, 16384, 4194304],
+            tcp_moderate_rcvbuf: true,
             rmem_max: 212992,
             wmem_max: 212992,
             netdev_max_backlog: 1000,
@@ -663,6 +667,13 @@ const SETTINGS: &[Setting] = &[
         "send buffer sizes",
         |c| format!("{}\t{}\t{}", c.tcp_wmem[0], c.tcp_wmem[1], c.tcp_wmem[2]),
         |c, v| c.tcp_wmem = buffer_triple(v)?
+    ),
+    setting!(
+        "net.ipv4.tcp_moderate_rcvbuf",
+        "0 or 1",
+        "receive-buffer auto-tuning",
+        |c| (c.tcp_moderate_rcvbuf as u8).to_string(),
+        |c, v| c.tcp_moderate_rcvbuf = int(v, 0, 1)? == 1
     ),
     setting!(
         "net.core.rmem_max",

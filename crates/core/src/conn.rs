@@ -5,6 +5,7 @@
 //! `tcp_probe_timer()`, `tcp_keepalive_timer()`, `tcp_delack_timer()` for time.
 //! The connection never touches the network: the stack asks it for its next segment
 //! (`next_segment`) and calls it back when its single wheel timer fires.
+use crate::autotune::{Autotune, Read};
 use crate::buffer::{RecvBuf, SendBuf};
 use crate::cc::CongestionControl;
 use crate::ctx::{Ctrl, Ctx, OowStamp};
@@ -227,6 +228,9 @@ pub(crate) struct Conn {
     rcv_mss: u32,
     unacked_bytes: u32,
     saw_data: bool,
+    /// Receive-buffer auto-tuning: the receiver's round-trip estimate and what the
+    /// application reads per round trip.
+    autotune: Autotune,
     /// How much of the receive buffer the window may offer, in 256ths
     /// (`tp->scaling_ratio`): Linux's default half, until a segment larger than the
     /// receive MSS estimate measures its payload against its true size (`truesize`).
@@ -476,6 +480,7 @@ impl Conn {
         c.rcv_adv = c.rcv_nxt + rcv_wnd;
         c.rcv_ssthresh = rcv_wnd.min(c.window_clamp());
         c.last_ack_sent = c.rcv_nxt;
+        c.start_autotune(cx.now);
         c.stats.delivered = 1; // the SYN-ACK, acknowledged by the ACK that made us
         if let Some(sent) = synack_sent {
             c.rtt_sample(cx.now - sent);
@@ -566,6 +571,7 @@ impl Conn {
         }
         c.rcv_adv = c.rcv_nxt + rcv_wnd;
         c.last_ack_sent = c.rcv_nxt;
+        c.start_autotune(cx.now);
         c.last_rcv = cx.now;
         c.passive_fastopen = true;
         c.syn_pending = true;
@@ -656,6 +662,7 @@ impl Conn {
             quick: 0,
             rcv_mss: 0,
             scaling_ratio: DEFAULT_SCALING_RATIO,
+            autotune: Autotune::new(Instant::ZERO, SeqNum(0), 0, 0),
             unacked_bytes: 0,
             saw_data: false,
             pingpong: false,
@@ -888,6 +895,14 @@ impl Conn {
             return (Next::Keep, false);
         }
         self.update_ts_recent(cx, seg);
+        if let (Some(ts), true) = (seg.options.timestamps, self.neg.ts) {
+            if self.state == TcpState::Established {
+                let ms_since = ts_now(cx.now, self.ts_off).wrapping_sub(ts.ecr);
+                let len = seg.payload.len() as u32;
+                self.autotune
+                    .on_timestamp(ts.ecr, len, self.rcv_mss, ms_since);
+            }
+        }
         self.on_ack(cx, seg, seq, ack);
 
         let mut next = Next::Keep;
@@ -1046,6 +1061,7 @@ impl Conn {
             initial_rcv_window(self.full_space() as usize, self.advmss, self.rcv_wscale());
         self.rcv_ssthresh = rcv_wnd.min(self.window_clamp());
         self.rcv_adv = self.rcv_nxt + rcv_wnd;
+        self.start_autotune(cx.now);
         self.last_rcv = cx.now;
         self.syn_pending = false;
         if seg.flags.ack() {
@@ -1996,6 +2012,10 @@ impl Conn {
                 self.rcv_nxt = self.rcv_nxt + n as u32;
                 self.stats.bytes_received += n as u64;
                 self.unacked_bytes += n as u32;
+                if n > 0 {
+                    let window = self.offered_window();
+                    self.autotune.on_data(cx.now, self.rcv_nxt, window);
+                }
                 self.grow_window(data.len());
                 if self.quick > 0 && !self.pingpong {
                     self.quick -= 1;
@@ -2010,6 +2030,36 @@ impl Conn {
                     self.ack_now = true;
                 }
             }
+        }
+    }
+
+    /// `tcp_init_buffer_space`'s part in auto-tuning, on entering ESTABLISHED.
+    fn start_autotune(&mut self, now: Instant) {
+        let window = self.rcv_ssthresh.min(self.offered_window());
+        let advmss = self.mss_for_window().into();
+        self.autotune = Autotune::new(now, self.copied_seq(), window, advmss);
+    }
+
+    /// How far the application has read (`copied_seq`).
+    fn copied_seq(&self) -> SeqNum {
+        self.rcv_nxt - self.rcv.len() as u32
+    }
+
+    /// `tcp_rcv_space_adjust`, after a read that copied data: the buffer may grow (never
+    /// past tcp_rmem[2]; not at all under SO_RCVBUF or with tcp_moderate_rcvbuf 0).
+    pub(crate) fn after_read(&mut self, now: Instant, cfg: &Config) {
+        let read = Read {
+            now,
+            copied: self.copied_seq(),
+            rcv_nxt: self.rcv_nxt,
+            advmss: self.mss_for_window().into(),
+            rcvbuf: self.rcv.capacity() as u32,
+            max: cfg.tcp_rmem[2],
+            ratio: self.scaling_ratio,
+            allowed: cfg.tcp_moderate_rcvbuf && self.opts.rcvbuf.is_none(),
+        };
+        if let Some(rcvbuf) = self.autotune.after_read(read) {
+            self.rcv.set_capacity(rcvbuf as usize);
         }
     }
 
@@ -2063,11 +2113,15 @@ impl Conn {
     /// receiver did exactly that for seconds on a path with a 64 MiB buffer
     /// (`tools/kernel-check/ackpat.py`), and HyStart's ACK train depends on it.
     fn grow_window(&mut self, len: usize) {
+        let clamp = self.window_clamp();
+        if self.rcv_ssthresh >= clamp || len < 128 {
+            return; // a bulk flow's usual case: the window opened long ago
+        }
         let room = self
             .free_space()
-            .min(self.window_clamp())
+            .min(clamp)
             .saturating_sub(self.rcv_ssthresh);
-        if room == 0 || len < 128 {
+        if room == 0 {
             return;
         }
         let incr = (2 * self.mss_for_window() as u32).max(2 * len as u32);
@@ -3503,8 +3557,15 @@ impl Conn {
     /// not) leave of the buffer, each charged its true size — counted as whole segments of
     /// the receive MSS estimate, since Linux frees a segment only once it is read whole.
     fn free_space(&self) -> u32 {
-        let ooo: usize = self.rcv.ooo_ranges().iter().map(|&(s, e)| e - s).sum();
+        let ooo: usize = if self.rcv.has_ooo() {
+            self.rcv.ooo_ranges().iter().map(|&(s, e)| e - s).sum()
+        } else {
+            0
+        };
         let held = (self.rcv.len() + ooo) as u32;
+        if held == 0 {
+            return self.full_space();
+        }
         let seg = self.rcv_mss.max(1);
         let charged = held.div_ceil(seg).saturating_mul(truesize(seg));
         win_from_space(
@@ -3516,7 +3577,10 @@ impl Conn {
     /// The largest window we offer (`window_clamp` after `tcp_init_buffer_space`): the
     /// buffer's window share less one segment, which Linux keeps in reserve.
     fn window_clamp(&self) -> u32 {
-        let share = self.full_space();
+        self.clamp_of(self.full_space())
+    }
+
+    fn clamp_of(&self, share: u32) -> u32 {
         let mss = self.mss_for_window() as u32;
         // The reserve goes when a measured ratio sets the clamp anew
         // (`tcp_measure_rcv_mss` → `tcp_set_window_clamp`).
@@ -3533,48 +3597,62 @@ impl Conn {
     /// window scale's unit, or without scaling kept while within a segment of the free
     /// space (in whole segments otherwise).
     fn free_window(&self) -> u32 {
+        self.free_window_and_pressure().0
+    }
+
+    /// The free window, and whether less than half the clamp is free (which ends
+    /// quick-ACK mode).
+    fn free_window_and_pressure(&self) -> (u32, bool) {
         let allowed = self.full_space();
-        let full = self.window_clamp().min(allowed);
+        let full = self.clamp_of(allowed);
         let mss = self.rcv_mss.max(1).min(full);
         let scale = self.rcv_wscale();
         let mut free = self.free_space();
+        let pressed = free < full / 2;
         if mss == 0 {
-            return 0;
+            return (0, pressed);
         }
-        if free < full / 2 {
+        if pressed {
             free = free >> scale << scale;
             if free < allowed / 16 || free < mss {
-                return 0;
+                return (0, pressed);
             }
         }
         free = free.min(self.rcv_ssthresh);
         if scale > 0 {
-            return free.next_multiple_of(1 << scale);
+            return (align_up(free, scale), pressed);
         }
         let offered = self.offered_window();
-        if offered + mss <= free || offered > free {
+        let w = if offered + mss <= free || offered > free {
             free / mss * mss
         } else if mss == full && free > offered + full / 2 {
             free
         } else {
             offered
-        }
+        };
+        (w, pressed)
     }
 
     /// The receive window we offer, in bytes (`tcp_select_window`): the free window,
     /// but never pulling back the edge already advertised (Linux keeps that edge, rounded
     /// up to the scale's unit, while the free space shrinks).
     fn rcv_window_bytes(&self) -> u32 {
+        self.select_window().0
+    }
+
+    /// The window to send, and whether the buffer is under pressure (see
+    /// `free_window_and_pressure`).
+    fn select_window(&self) -> (u32, bool) {
         if self.state == TcpState::SynSent {
-            return 0;
+            return (0, false);
         }
         let scale = self.rcv_wscale();
-        let mut w = self.free_window();
-        let already = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let (mut w, pressed) = self.free_window_and_pressure();
+        let already = self.receive_window();
         if w < already {
-            w = already.next_multiple_of(1 << scale);
+            w = align_up(already, scale);
         }
-        w.min(65535 << scale)
+        (w.min(65535 << scale), pressed)
     }
 
     fn window_field(&self) -> u16 {
@@ -4007,8 +4085,8 @@ impl Conn {
             }
             options.sack_len = n as u8;
         }
-        let win_bytes = self.rcv_window_bytes();
-        if self.free_space() < self.window_clamp() / 2 {
+        let (win_bytes, pressed) = self.select_window();
+        if pressed {
             // A buffer half full ends quick-ACK mode (`__tcp_select_window`).
             self.quick = 0;
         }
@@ -4162,7 +4240,8 @@ impl Conn {
             // Linux takes the timestamp option off tp->advmss once it is negotiated.
             advmss: u32::from(self.mss_for_window()),
             reordering: u32::from(self.reordering),
-            rcv_space: self.rcv.capacity() as u32,
+            rcv_rtt: self.autotune.rtt_us(),
+            rcv_space: self.autotune.space(),
             total_retrans: self.total_retrans,
             retrans: self.flight.retrans_out,
             bytes_acked: self.stats.bytes_acked,
@@ -4229,6 +4308,12 @@ pub(crate) fn win_from_space(rcvbuf: usize, ratio: u8) -> usize {
     ((rcvbuf as u64 * u64::from(ratio)) >> 8) as usize
 }
 
+/// `ALIGN(x, 1 << scale)`: rounded up to the window scale's unit.
+fn align_up(x: u32, scale: u8) -> u32 {
+    let mask = (1u32 << scale) - 1;
+    x.saturating_add(mask) & !mask
+}
+
 /// A new connection's window share of `rcvbuf`, at the default ratio.
 pub(crate) fn window_share(rcvbuf: u32) -> usize {
     win_from_space(rcvbuf as usize, DEFAULT_SCALING_RATIO)
@@ -4282,8 +4367,11 @@ mod size_budget {
     #[test]
     fn an_idle_connection_costs_its_budget() {
         use std::mem::size_of;
+        // 712 until receive-buffer auto-tuning (2026-11-25) added its 40 bytes: Linux keeps
+        // the same state (`rcvq_space`, `rcv_rtt_est`) in every tcp_sock, and a boxed
+        // copy would cost as much on every connection that ever received data.
         assert!(
-            size_of::<super::Conn>() <= 712,
+            size_of::<super::Conn>() <= 752,
             "{}",
             size_of::<super::Conn>()
         );

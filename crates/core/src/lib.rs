@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod autotune;
 mod buffer;
 pub mod cc;
 pub mod config;

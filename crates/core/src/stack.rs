@@ -2244,10 +2244,12 @@ impl Stack {
         self.record(now, Some(fd), || format!("read({fd}, {len})"), r)
     }
 
-    /// After the application read: if the window opened by a lot, tell the peer.
+    /// After the application read: the buffer may grow (auto-tuning); if the window
+    /// opened by a lot, or two segments wait for their ACK, tell the peer.
     fn window_update(&mut self, now: Instant, fd: Fd) {
         let Ok(i) = self.conn_of(fd) else { return };
         if let Some(c) = self.conns.get_mut(i) {
+            c.after_read(now, &self.config);
             if c.window_update_due() {
                 self.refresh(now, i);
             }

@@ -456,6 +456,9 @@ pub fn info_line(t: &TcpInfo, numeric: bool) -> String {
     if t.reordering != 0 && t.reordering != 3 {
         add(format!(" reordering:{}", t.reordering));
     }
+    if t.rcv_rtt != 0 {
+        add(format!(" rcv_rtt:{}", fmt_g(f64::from(t.rcv_rtt) / 1000.0)));
+    }
     for (name, v) in [
         ("rcv_space", t.rcv_space),
         ("rcv_ssthresh", t.rcv_ssthresh),
