@@ -14,7 +14,7 @@
 # as long as it climbs (3.5 s here) every data segment is ACKed at once (1.00 ACK per
 # segment, `icsk_ack.quick |= 1` in tcp_grow_window); once it reaches the clamp, every
 # other segment (0.50-0.55).
-import os, subprocess, sys, threading, time
+import os, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import goodput as g  # noqa: E402
@@ -32,41 +32,17 @@ def sample():
 
 
 def main(rate, rtt, loss, secs=7.0):
-    fa, fb = g.setup(False)
-    me = g.__file__
-    try:
-        rx = subprocess.Popen(["ip", "netns", "exec", "gpB", sys.executable, me, "--recv",
-                               str(secs), str(secs)], stdout=subprocess.PIPE, text=True)
-        assert rx.stdout.readline().strip() == "ready"
-        tx = subprocess.Popen(["ip", "netns", "exec", "gpA", sys.executable, me, "--send"])
-        rows = []
-
-        def watch():
-            for _ in range(int(secs * 2) - 1):
-                time.sleep(0.5)
-                rows.append(sample())
-
-        th = threading.Thread(target=watch)
-        th.start()
-        g.route(fa, fb, rate, rtt, loss, time.monotonic() + secs)
-        th.join()
-        tx.kill()
-        rx.kill()
-        print("Linux %s, %g Mbit/s, %g ms, %g%% loss: the receiver every 0.5 s"
-              % (os.uname().release, rate, rtt, loss))
-        print("   t  data in  ACKs out  ACKs/segment  rcv_ssthresh")
-        prev = {"data_segs_in": 0, "segs_out": 0}
-        for i, r in enumerate(rows):
-            d = r.get("data_segs_in", 0) - prev["data_segs_in"]
-            a = r.get("segs_out", 0) - prev["segs_out"]
-            print("%4.1f %8d %9d %13s %13d" % (0.5 * (i + 1), d, a,
-                                              "%.2f" % (a / d) if d else "-",
-                                              r.get("rcv_ssthresh", 0)))
-            prev = {k: r.get(k, 0) for k in prev}
-    finally:
-        os.close(fa)
-        os.close(fb)
-        g.teardown()
+    rows = g.watch_receiver(rate, rtt, loss, secs, sample)
+    print("Linux %s, %g Mbit/s, %g ms, %g%% loss: the receiver every 0.5 s"
+          % (os.uname().release, rate, rtt, loss))
+    print("   t  data in  ACKs out  ACKs/segment  rcv_ssthresh")
+    prev = {"data_segs_in": 0, "segs_out": 0}
+    for i, r in enumerate(rows):
+        d = r.get("data_segs_in", 0) - prev["data_segs_in"]
+        a = r.get("segs_out", 0) - prev["segs_out"]
+        print("%4.1f %8d %9d %13s %13d" % (0.5 * (i + 1), d, a, "%.2f" % (a / d) if d else "-",
+                                          r.get("rcv_ssthresh", 0)))
+        prev = {k: r.get(k, 0) for k in prev}
 
 
 if __name__ == "__main__":

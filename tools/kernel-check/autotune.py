@@ -4,7 +4,7 @@
 # side (rcv_ssthresh) and the goodput of that half second. Run as root:
 #
 #   python3 tools/kernel-check/autotune.py [RATE_MBIT RTT_MS LOSS_PCT]   (default 100 50 0)
-import os, re, subprocess, sys, threading, time
+import os, re, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import goodput as g  # noqa: E402
@@ -28,43 +28,18 @@ def sample():
 
 
 def main(rate, rtt, loss, secs=6.0):
-    fa, fb = g.setup(False)
-    for n in g.NS:
-        g.ns(n, "sysctl -qw net.ipv4.tcp_rmem='4096 131072 6291456'")
-        g.ns(n, "sysctl -qw net.ipv4.tcp_wmem='4096 16384 4194304'")
-    me = g.__file__
-    try:
-        rx = subprocess.Popen(["ip", "netns", "exec", "gpB", sys.executable, me, "--recv",
-                               str(secs), str(secs)], stdout=subprocess.PIPE, text=True)
-        assert rx.stdout.readline().strip() == "ready"
-        tx = subprocess.Popen(["ip", "netns", "exec", "gpA", sys.executable, me, "--send"])
-        rows = []
-
-        def watch():
-            for _ in range(int(secs * 2) - 1):
-                time.sleep(0.5)
-                rows.append(sample())
-
-        th = threading.Thread(target=watch)
-        th.start()
-        g.route(fa, fb, rate, rtt, loss, time.monotonic() + secs)
-        th.join()
-        tx.kill()
-        rx.kill()
-        print("Linux %s, %g Mbit/s, %g ms, %g%% loss, default buffers: the receiver every 0.5 s"
-              % (os.uname().release, rate, rtt, loss))
-        print("   t    Mbit/s      rcvbuf  rcv_space  rcv_ssthresh  rcv_rtt")
-        prev = 0
-        for i, r in enumerate(rows):
-            got = r.get("bytes_received", 0)
-            print("%4.1f %9.1f %11d %10d %13d %8s" % (
-                0.5 * (i + 1), (got - prev) * 8 / 0.5 / 1e6, r.get("rb", 0),
-                r.get("rcv_space", 0), r.get("rcv_ssthresh", 0), r.get("rcv_rtt", "-")))
-            prev = got
-    finally:
-        os.close(fa)
-        os.close(fb)
-        g.teardown()
+    rows = g.watch_receiver(rate, rtt, loss, secs, sample, (
+        "net.ipv4.tcp_rmem='4096 131072 6291456'", "net.ipv4.tcp_wmem='4096 16384 4194304'"))
+    print("Linux %s, %g Mbit/s, %g ms, %g%% loss, default buffers: the receiver every 0.5 s"
+          % (os.uname().release, rate, rtt, loss))
+    print("   t    Mbit/s      rcvbuf  rcv_space  rcv_ssthresh  rcv_rtt")
+    prev = 0
+    for i, r in enumerate(rows):
+        got = r.get("bytes_received", 0)
+        print("%4.1f %9.1f %11d %10d %13d %8s" % (
+            0.5 * (i + 1), (got - prev) * 8 / 0.5 / 1e6, r.get("rb", 0),
+            r.get("rcv_space", 0), r.get("rcv_ssthresh", 0), r.get("rcv_rtt", "-")))
+        prev = got
 
 
 if __name__ == "__main__":

@@ -232,6 +232,39 @@ def row(rate, rtt, loss, synack=False):
         teardown()
 
 
+def watch_receiver(rate, rtt, loss, secs, sample, sysctls=()):
+    """A Linux sender (CUBIC) and receiver on the path for `secs`, `sysctls` applied in
+    both namespaces after setup; `sample()` every half second: the list of what it returned."""
+    fa, fb = setup(False)
+    for n in NS:
+        for c in sysctls:
+            ns(n, "sysctl -qw " + c)
+    me = os.path.abspath(__file__)
+    try:
+        rx = subprocess.Popen(["ip", "netns", "exec", "gpB", sys.executable, me, "--recv",
+                               str(secs), str(secs)], stdout=subprocess.PIPE, text=True)
+        assert rx.stdout.readline().strip() == "ready"
+        tx = subprocess.Popen(["ip", "netns", "exec", "gpA", sys.executable, me, "--send"])
+        rows = []
+
+        def watch():
+            for _ in range(int(secs * 2) - 1):
+                time.sleep(0.5)
+                rows.append(sample())
+
+        th = threading.Thread(target=watch)
+        th.start()
+        route(fa, fb, rate, rtt, loss, time.monotonic() + secs)
+        th.join()
+        tx.kill()
+        rx.kill()
+        return rows
+    finally:
+        os.close(fa)
+        os.close(fb)
+        teardown()
+
+
 DEFAULT = [(10, 10, 5), (100, 10, 1), (100, 10, 5), (10, 50, 1), (100, 50, 5),
            (100, 10, 0.1), (10, 200, 0.1), (10, 10, 1)]
 
