@@ -8,6 +8,9 @@
 # TUN device of its own behind the sender namespace's kernel, which forwards its packets
 # onto the path), the receiver still Linux: the same path, the same receiver, only the
 # sender differs — its congestion control and loss recovery are what the rows compare.
+# --synack-rx: the other way round — a Linux sender, synack the receiver (`synack serve
+# --app discard` behind the receiver namespace's kernel): how the receiver's ACKs and
+# window shape a Linux sender's slow start (goodput from synack's tcpi_bytes_received).
 #
 # Two namespaces, a sender (gpA) and a receiver (gpB), each with a TUN device whose other
 # end is this script: a path like the simulator's, in user space (this kernel has no netem).
@@ -20,7 +23,7 @@
 # RTTs), the measure the next 20 s (or 100 RTTs): the bytes the receiver read, in Mbit/s,
 # with the sender's retransmissions, timeouts, recoveries and loss probes (nstat) over
 # the whole run. Python moves the packets: rows above 100 Mbit/s are out of its reach.
-import fcntl, heapq, os, random, select, socket, struct, subprocess, sys, threading, time
+import fcntl, heapq, os, random, re, select, socket, struct, subprocess, sys, threading, time
 
 NS = ("gpA", "gpB")
 PORT = 5001
@@ -43,7 +46,7 @@ def tun(name):
     return fd
 
 
-def setup(synack=False):
+def setup(synack=False, synack_rx=False):
     teardown()
     fds = []
     for n, dev, mine, other in (("gpA", "gpa", "10.9.1.1", "10.9.2.0/24"),
@@ -62,6 +65,10 @@ def setup(synack=False):
         # synack sits behind the sender's kernel, which forwards its packets to the path.
         ns("gpA", "sysctl -qw net.ipv4.ip_forward=1")
         ns("gpB", "ip route add 10.9.3.0/24 dev gpb")
+    if synack_rx:
+        # synack's receiver sits behind the receiver's kernel.
+        ns("gpB", "sysctl -qw net.ipv4.ip_forward=1")
+        ns("gpA", "ip route add 10.9.4.0/24 dev gpa")
     return fds
 
 
@@ -161,10 +168,10 @@ def receiver(warm, window):
             return
 
 
-def sender():
+def sender(dst="10.9.2.1"):
     s = socket.socket()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
-    s.connect(("10.9.2.1", PORT))
+    s.connect((dst, PORT))
     chunk = b"x" * (1 << 20)
     try:
         while True:
@@ -184,12 +191,49 @@ def synack_nstat():
     return counters_of(out)
 
 
-def row(rate, rtt, loss, synack=False):
-    fa, fb = setup(synack)
+def synack_received():
+    """tcpi_bytes_received of synack's connection (--synack-rx)."""
+    out = subprocess.run([SYNACK, "ss", "--control", CONTROL, "-tni", "state", "established"],
+                         capture_output=True, text=True).stdout
+    return sum(int(b) for b in re.findall(r"bytes_received:(\d+)", out))
+
+
+def row(rate, rtt, loss, synack=False, synack_rx=False):
+    fa, fb = setup(synack, synack_rx)
     try:
         warm = max(5.0, 25 * rtt / 1000.0)
         window = max(20.0, 100 * rtt / 1000.0)
         me = os.path.abspath(__file__)
+        if synack_rx:
+            buf = "net.ipv4.tcp_%smem=4096 67108864 67108864"
+            rx = subprocess.Popen(
+                ["ip", "netns", "exec", "gpB", SYNACK, "serve", "--tun", "syn1",
+                 "--host-addr", "10.9.4.1/24", "--addr", "10.9.4.2", "--profile", "linux",
+                 "--set", buf % "w", "--set", buf % "r", "--app", "discard",
+                 "--port", str(PORT), "--duration", str(int(warm + window + 10)),
+                 "--control", CONTROL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            before = nstat("gpA")
+            tx = subprocess.Popen(["ip", "netns", "exec", "gpA", sys.executable, me, "--send",
+                                   "10.9.4.2"])
+            marks = []
+            timers = [threading.Timer(t, lambda: marks.append(synack_received()))
+                      for t in (warm, warm + window)]
+            for t in timers:
+                t.start()
+            counters = {}
+            fetch = threading.Timer(warm + window - 0.3, lambda: counters.update(nstat("gpA")))
+            fetch.start()
+            qdrops = route(fa, fb, rate, rtt, loss, time.monotonic() + warm + window + 1.0)
+            for t in timers + [fetch]:
+                t.join()
+            tx.kill()
+            rx.kill()
+            tx.wait()
+            rx.wait()
+            mbit = (marks[1] - marks[0]) * 8 / window / 1e6 if len(marks) == 2 else 0.0
+            report(rate, rtt, loss, mbit, before, counters, qdrops)
+            return
         rx = subprocess.Popen(["ip", "netns", "exec", "gpB", sys.executable, me, "--recv",
                                str(warm), str(window)], stdout=subprocess.PIPE, text=True)
         assert rx.stdout.readline().strip() == "ready"
@@ -215,21 +259,25 @@ def row(rate, rtt, loss, synack=False):
         qdrops = route(fa, fb, rate, rtt, loss, time.monotonic() + warm + window + 2.0)
         mbit = float(rx.stdout.readline())
         fetch.join()
-        after = counters
         tx.kill()
         rx.wait()
         tx.wait()
-        d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-        hs = d.get("TcpExtTCPHystartTrainDetect", 0) + d.get("TcpExtTCPHystartDelayDetect", 0)
-        hs_cwnd = d.get("TcpExtTCPHystartTrainCwnd", 0) + d.get("TcpExtTCPHystartDelayCwnd", 0)
-        print("%6g %4gms %5g%% %9.1f %7d %5d %4d %5d %6d %3d %8s" % (
-            rate, rtt, loss, mbit, d.get("TcpRetransSegs", 0), d.get("TcpExtTCPTimeouts", 0),
-            d.get("TcpExtTCPSackRecovery", 0), d.get("TcpExtTCPLossProbes", 0), qdrops, hs,
-            ("%d" % hs_cwnd) if hs else "-"), flush=True)
+        report(rate, rtt, loss, mbit, before, counters, qdrops)
     finally:
         os.close(fa)
         os.close(fb)
         teardown()
+
+
+def report(rate, rtt, loss, mbit, before, after, qdrops):
+    """One row of the table: goodput and the sender's counters over the run."""
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    hs = d.get("TcpExtTCPHystartTrainDetect", 0) + d.get("TcpExtTCPHystartDelayDetect", 0)
+    hs_cwnd = d.get("TcpExtTCPHystartTrainCwnd", 0) + d.get("TcpExtTCPHystartDelayCwnd", 0)
+    print("%6g %4gms %5g%% %9.1f %7d %5d %4d %5d %6d %3d %8s" % (
+        rate, rtt, loss, mbit, d.get("TcpRetransSegs", 0), d.get("TcpExtTCPTimeouts", 0),
+        d.get("TcpExtTCPSackRecovery", 0), d.get("TcpExtTCPLossProbes", 0), qdrops, hs,
+        ("%d" % hs_cwnd) if hs else "-"), flush=True)
 
 
 def watch_receiver(rate, rtt, loss, secs, sample, sysctls=()):
@@ -270,18 +318,24 @@ DEFAULT = [(10, 10, 5), (100, 10, 1), (100, 10, 5), (10, 50, 1), (100, 50, 5),
 
 if __name__ == "__main__":
     synack = "--synack" in sys.argv
-    if synack:
-        sys.argv.remove("--synack")
+    synack_rx = "--synack-rx" in sys.argv
+    sys.argv = [a for a in sys.argv if a not in ("--synack", "--synack-rx")]
     if sys.argv[1:2] == ["--recv"]:
         receiver(float(sys.argv[2]), float(sys.argv[3]))
     elif sys.argv[1:2] == ["--send"]:
-        sender()
+        sender(*sys.argv[2:3])
     else:
         args = [float(a) for a in sys.argv[1:]]
         rows = [tuple(args[i:i + 3]) for i in range(0, len(args), 3)] or DEFAULT
-        print("%s, CUBIC; Mbit/s of bytes read in the window (whole run: rtx, RTO, rec, TLP, queue drops, HyStart exits and the window then)"
-              % ("synack (linux profile) sending to Linux %s" % os.uname().release if synack
-                 else "Linux %s" % os.uname().release))
-        print("Mbit/s   RTT   loss    %6s     rtx   RTO  rec   TLP qdrops  HS  HS cwnd" % ("synack" if synack else "linux"))
+        if synack:
+            who = "synack (linux profile) sending to Linux %s" % os.uname().release
+        elif synack_rx:
+            who = "Linux %s sending to synack (linux profile)" % os.uname().release
+        else:
+            who = "Linux %s" % os.uname().release
+        print("%s, CUBIC; Mbit/s of bytes read in the window (whole run: rtx, RTO, rec, TLP,"
+              " queue drops, HyStart exits and the window then)" % who)
+        print("Mbit/s   RTT   loss    %6s     rtx   RTO  rec   TLP qdrops  HS  HS cwnd"
+              % ("synack" if synack else "linux"))
         for r in rows:
-            row(*r, synack=synack)
+            row(*r, synack=synack, synack_rx=synack_rx)
