@@ -72,6 +72,15 @@ pub struct Config {
     pub tcp_rmem: [u32; 3],
     /// net.ipv4.tcp_wmem: min, default, max
     pub tcp_wmem: [u32; 3],
+    /// net.ipv4.tcp_comp_sack_nr: how many SACKs for out-of-order data may be held back
+    /// in a row (0: none)
+    pub tcp_comp_sack_nr: u8,
+    /// net.ipv4.tcp_comp_sack_delay_ns: the longest a SACK is held back (5% of the RTT if
+    /// shorter)
+    pub tcp_comp_sack_delay_ns: u64,
+    /// net.ipv4.tcp_comp_sack_slack_ns: how late Linux's timer may fire after that; ours
+    /// fires at the delay itself
+    pub tcp_comp_sack_slack_ns: u64,
     /// net.ipv4.tcp_moderate_rcvbuf: grow receive buffers towards tcp_rmem[2] with what
     /// the application reads per round trip (unless SO_RCVBUF was set)
     pub tcp_moderate_rcvbuf: bool,
@@ -197,6 +206,9 @@ impl Config {
             tcp_rmem: [4096, 131072, 6291456],
             tcp_wmem: [4096, 16384, 4194304],
             tcp_moderate_rcvbuf: true,
+            tcp_comp_sack_nr: 44,
+            tcp_comp_sack_delay_ns: 1_000_000,
+            tcp_comp_sack_slack_ns: 100_000,
             rmem_max: 212992,
             wmem_max: 212992,
             netdev_max_backlog: 1000,
@@ -667,6 +679,27 @@ const SETTINGS: &[Setting] = &[
         "send buffer sizes",
         |c| format!("{}\t{}\t{}", c.tcp_wmem[0], c.tcp_wmem[1], c.tcp_wmem[2]),
         |c, v| c.tcp_wmem = buffer_triple(v)?
+    ),
+    setting!(
+        "net.ipv4.tcp_comp_sack_nr",
+        "0..=255",
+        "SACKs held back in a row (0: every one sent at once)",
+        |c| c.tcp_comp_sack_nr.to_string(),
+        |c, v| c.tcp_comp_sack_nr = int(v, 0, 255)? as u8
+    ),
+    setting!(
+        "net.ipv4.tcp_comp_sack_delay_ns",
+        "0..=9223372036854775807",
+        "longest a SACK is held back, ns",
+        |c| c.tcp_comp_sack_delay_ns.to_string(),
+        |c, v| c.tcp_comp_sack_delay_ns = int(v, 0, i64::MAX)? as u64
+    ),
+    setting!(
+        "net.ipv4.tcp_comp_sack_slack_ns",
+        "0..=9223372036854775807",
+        "timer slack, ns (accepted; the timer fires at the delay)",
+        |c| c.tcp_comp_sack_slack_ns.to_string(),
+        |c, v| c.tcp_comp_sack_slack_ns = int(v, 0, i64::MAX)? as u64
     ),
     setting!(
         "net.ipv4.tcp_moderate_rcvbuf",

@@ -1975,10 +1975,10 @@ impl Conn {
                 self.ack_now = true;
             }
             Some(0) => {
-                // Out of order: immediate duplicate ACK carrying SACK blocks, the block of
-                // this segment first (`tcp_sack_new_ofo_skb`).
+                // Out of order: a duplicate ACK carrying SACK blocks, the block of this
+                // segment first (`tcp_sack_new_ofo_skb`) — at once or, past three, held
+                // back a moment (`ack_out_of_order`).
                 cx.incr(Counter::TcpOfoQueue);
-                self.ack_now = true;
                 let at = self.rcv_nxt + off as u32;
                 let range_of = |c: &Conn, x: SeqNum| {
                     let o = (x - c.rcv_nxt).max(0) as usize;
@@ -1987,6 +1987,13 @@ impl Conn {
                     r.get(i).is_some_and(|&(s, _)| s <= o).then_some(i)
                 };
                 let mine = range_of(self, at);
+                // Where this segment's block stood among those reported (a new one: last).
+                let recent = &self.flight.sack_recent;
+                let this_sack = recent
+                    .iter()
+                    .take(4)
+                    .position(|&x| range_of(self, x) == mine)
+                    .unwrap_or(recent.len().min(4));
                 let mut recent = [None; 4];
                 for (k, &x) in self.flight.sack_recent.iter().take(4).enumerate() {
                     recent[k] = Some(x);
@@ -1999,6 +2006,7 @@ impl Conn {
                         self.flight.sack_recent.push(x);
                     }
                 }
+                self.ack_out_of_order(cx, this_sack);
             }
             Some(n) => {
                 let had_ooo = off == 0 && self.rcv.has_ooo();
@@ -2007,6 +2015,8 @@ impl Conn {
                     // is eaten.
                     if let Some(f) = self.flight.if_any() {
                         f.sack_recent.clear();
+                        f.comp_dupacks = 0;
+                        f.comp_rcv_nxt = None;
                     }
                 }
                 self.rcv_nxt = self.rcv_nxt + n as u32;
@@ -2102,6 +2112,67 @@ impl Conn {
     fn ack_on_arrival(&self) -> bool {
         self.unacked_bytes > self.rcv_mss
             && (self.rcv.len() == 0 || self.free_window() >= self.offered_window())
+    }
+
+    /// `__tcp_ack_snd_check` for a segment held out of order. In quick-ACK mode, or with
+    /// more than a segment of in-order data unacknowledged, the ACK goes at once; else,
+    /// with SACK, the first three duplicate ACKs for this RCV.NXT go at once (the sender's
+    /// fast retransmit needs them) and the next are compressed (`tcp_comp_sack_*`): held
+    /// back for 5% of the RTT, at most tcp_comp_sack_delay_ns, or until
+    /// tcp_comp_sack_nr are held — one ACK then reports them all (TcpExtTCPAckCompressed
+    /// counts the ACKs saved). Linux 6.18: `tools/kernel-check/compsack.py`.
+    ///
+    /// A segment that extends or adds a block beyond the first two reported sends the
+    /// held-back ACK at once (`tcp_sack_compress_send_ack`): Linux sends it with the blocks
+    /// as they were and compresses this segment's own; here one ACK, with this segment's
+    /// block first, stands for both.
+    fn ack_out_of_order(&mut self, cx: &mut Ctx<'_>, this_sack: usize) {
+        if self.quick > 0 && !self.pingpong {
+            self.quick -= 1;
+            self.ack_now = true;
+            return;
+        }
+        if self.ack_on_arrival() || !self.neg.sack {
+            self.ack_now = true;
+            return;
+        }
+        let rtt8 = {
+            let r = self.autotune.rtt_us().saturating_mul(8);
+            let s = self.srtt_us.saturating_mul(8);
+            if s != 0 && s < r {
+                s
+            } else {
+                r
+            }
+        };
+        let rcv_nxt = self.rcv_nxt;
+        let f = &mut *self.flight;
+        if this_sack >= 2 && f.comp_acks > 0 {
+            cx.add(Counter::TcpAckCompressed, u64::from(f.comp_acks - 1));
+            f.comp_acks = 0;
+            f.comp_deadline = None;
+            self.ack_now = true;
+            return;
+        }
+        if f.comp_acks >= cx.cfg.tcp_comp_sack_nr {
+            self.ack_now = true;
+            return;
+        }
+        if f.comp_rcv_nxt != Some(rcv_nxt) {
+            f.comp_rcv_nxt = Some(rcv_nxt);
+            f.comp_dupacks = 0;
+        }
+        if f.comp_dupacks < 3 {
+            f.comp_dupacks += 1;
+            self.ack_now = true;
+            return;
+        }
+        f.comp_acks += 1;
+        if f.comp_deadline.is_none() {
+            // 5% of the RTT: rtt8 µs·8 × 125 / 20 ns, as Linux computes it.
+            let ns = (u64::from(rtt8) * 125 / 20).min(cx.cfg.tcp_comp_sack_delay_ns);
+            f.comp_deadline = Some(cx.now + Duration::from_nanos(ns));
+        }
     }
 
     /// `tcp_grow_window`: each in-order segment of 128 bytes or more lets the window
@@ -2600,6 +2671,7 @@ impl Conn {
             self.rtx_deadline,
             self.probe_deadline,
             self.delack_deadline,
+            self.flight.comp_deadline,
             self.ka_deadline,
             self.fw2_deadline,
             self.trim_deadline,
@@ -2613,6 +2685,16 @@ impl Conn {
     pub(crate) fn on_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
         let now = cx.now;
         let due = |d: Option<Instant>| matches!(d, Some(t) if t <= now);
+        if due(self.flight.comp_deadline) {
+            // tcp_compressed_ack_kick: the held-back SACK goes (the ACK itself is not
+            // one saved).
+            let f = &mut *self.flight;
+            f.comp_deadline = None;
+            if f.comp_acks > 0 {
+                f.comp_acks -= 1;
+                self.ack_now = true;
+            }
+        }
         if due(self.delack_deadline) {
             self.delack_deadline = None;
             // tcp_delack_timer_handler: a delayed ACK that had to fire ends ping-pong.
@@ -3749,7 +3831,7 @@ impl Conn {
             let win = initial_rcv_window(self.full_space() as usize, mss, 0) as u16;
             let ack = if simultaneous { self.rcv_nxt.0 } else { 0 };
             if simultaneous {
-                self.ack_sent();
+                self.ack_sent(cx);
             }
             return Some(OutSeg {
                 seq: seq.0,
@@ -4016,7 +4098,15 @@ impl Conn {
         }
     }
 
-    fn ack_sent(&mut self) {
+    fn ack_sent(&mut self, cx: &mut Ctx<'_>) {
+        // tcp_event_ack_sent: this ACK reports the SACKs held back.
+        if let Some(f) = self.flight.if_any() {
+            if f.comp_acks > 0 {
+                cx.add(Counter::TcpAckCompressed, u64::from(f.comp_acks));
+                f.comp_acks = 0;
+                f.comp_deadline = None;
+            }
+        }
         self.ack_now = false;
         self.delack_deadline = None;
         self.unacked_bytes = 0;
@@ -4105,7 +4195,7 @@ impl Conn {
             }
         }
         self.synack_ack_pending = false;
-        self.ack_sent();
+        self.ack_sent(cx);
         self.stats.segs_out += 1;
         if len > 0 {
             self.stats.data_segs_out += 1;

@@ -70,6 +70,7 @@ counters! {
     TcpDsackRecv => "TcpExtTCPDSACKRecv",
     TcpSlowStartRetrans => "TcpExtTCPSlowStartRetrans",
     TcpOfoQueue => "TcpExtTCPOFOQueue",
+    TcpAckCompressed => "TcpExtTCPAckCompressed",
     TcpOfoDrop => "TcpExtTCPOFODrop",
     TcpRcvQDrop => "TcpExtTCPRcvQDrop",
     TcpAbortOnData => "TcpExtTCPAbortOnData",

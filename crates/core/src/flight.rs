@@ -76,6 +76,13 @@ pub(crate) struct Flight {
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883,
     /// `tcp_dsack_set`).
     pub(crate) dsack: Option<(SeqNum, SeqNum)>,
+    /// SACK compression (`tcp_comp_sack_*`): SACKs held back since the last ACK
+    /// (`compressed_ack`), duplicate ACKs sent at once for this RCV.NXT
+    /// (`dup_ack_counter`, `compressed_ack_rcv_nxt`) and when the held-back SACK goes.
+    pub(crate) comp_acks: u8,
+    pub(crate) comp_dupacks: u8,
+    pub(crate) comp_rcv_nxt: Option<SeqNum>,
+    pub(crate) comp_deadline: Option<Instant>,
     /// CA_Loss (`tcp_enter_loss`): SND.MAX when the retransmission timer fired (Linux's
     /// `high_seq`). The state lasts until the peer has all of it, or an undo ends it;
     /// duplicate ACKs do not start a fast recovery meanwhile.
@@ -115,6 +122,10 @@ impl Flight {
         lost_again: ThinVec::new(),
         sack_recent: ThinVec::new(),
         dsack: None,
+        comp_acks: 0,
+        comp_dupacks: 0,
+        comp_rcv_nxt: None,
+        comp_deadline: None,
         loss: None,
         frto: false,
         frto_resume: None,

@@ -2558,7 +2558,15 @@ impl Stack {
         let cfg = &self.config;
         Ok(match name {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(o.reuse_addr),
-            SockOptName::RcvBuf => SockOpt::RcvBuf(o.rcvbuf(cfg)),
+            // A connection's buffer as auto-tuning left it (sk_rcvbuf).
+            SockOptName::RcvBuf => SockOpt::RcvBuf(match s.kind {
+                SockKind::Conn(i) => self
+                    .conns
+                    .get(i)
+                    .map(|c| c.rcv.capacity() as u32)
+                    .unwrap_or(o.rcvbuf(cfg)),
+                _ => o.rcvbuf(cfg),
+            }),
             SockOptName::SndBuf => SockOpt::SndBuf(match s.kind {
                 SockKind::Conn(i) => self
                     .conns

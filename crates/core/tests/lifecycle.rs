@@ -543,6 +543,13 @@ fn hundred_megabytes_each_way_over_a_lossy_reordering_duplicating_link() {
     };
     transfer(&mut p, true, c, s, 100 << 20);
     transfer(&mut p, false, s, c, 100 << 20);
+    // Receive-buffer auto-tuning grew both receivers' buffers, within tcp_rmem[2].
+    for (st, fd) in [(&mut p.b, s), (&mut p.a, c)] {
+        let Ok(SockOpt::RcvBuf(b)) = st.getsockopt(fd, SockOptName::RcvBuf) else {
+            panic!("SO_RCVBUF")
+        };
+        assert!(b > 131_072 && b <= 6_291_456, "{b}");
+    }
     assert!(p.a.counters().get(Counter::RetransSegs) > 0);
     assert!(p.b.counters().get(Counter::RetransSegs) > 0);
     // Both close cleanly afterwards.
