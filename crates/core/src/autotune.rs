@@ -80,7 +80,7 @@ impl Autotune {
         if self.rtt8 == 0 || m < self.rtt8 {
             self.rtt8 = m;
         } else if !window_based {
-            self.rtt8 = self.rtt8 - (self.rtt8 >> 3) + sample_us;
+            self.rtt8 = (self.rtt8 - (self.rtt8 >> 3)).saturating_add(sample_us);
         }
     }
 
@@ -125,12 +125,15 @@ impl Autotune {
         let mut grown = None;
         if copied > self.space {
             if r.allowed {
+                // Saturating: a peer may make `copied` huge against a tiny `space`; the
+                // result is capped by tcp_rmem[2] anyway.
                 let space = u64::from(self.space.max(1));
                 let mut rcvwin = (u64::from(copied) << 1) + 16 * u64::from(r.advmss);
-                let grow = rcvwin * (u64::from(copied) - space) / space;
-                rcvwin += grow << 1;
+                let grow = rcvwin.saturating_mul(u64::from(copied) - space) / space;
+                rcvwin = rcvwin.saturating_add(grow.saturating_mul(2));
                 // tcp_space_from_win: the memory a window of payload takes.
-                let rcvbuf = ((rcvwin << 8) / u64::from(r.ratio.max(1))).min(u64::from(r.max));
+                let rcvbuf =
+                    (rcvwin.saturating_mul(256) / u64::from(r.ratio.max(1))).min(u64::from(r.max));
                 if rcvbuf > u64::from(r.rcvbuf) {
                     grown = Some(rcvbuf as u32);
                 }
@@ -210,6 +213,29 @@ mod tests {
         // The next round trip carried less: no growth, the measure restarts.
         assert_eq!(read(&mut a, 50, 100_000, 1_669_264), None);
         assert_eq!(a.space(), 60_000);
+    }
+
+    /// Found by the fuzzer's kept corpus under debug assertions: a timestamp echo from
+    /// long ago is a sample near u32::MAX µs; and a reader far ahead of a tiny estimate.
+    #[test]
+    fn extreme_samples_and_reads_do_not_overflow() {
+        let mut a = Autotune::new(at(0), SeqNum(0), 0, 0);
+        a.update(u32::MAX / 8, false);
+        a.update(u32::MAX, false);
+        a.update(u32::MAX, false);
+        assert!(a.rtt_us() > 0);
+        a.on_timestamp(5, 1448, 1448, i32::MAX as u32 / 1000 - 1);
+        let r = Read {
+            now: at(10_000_000),
+            copied: SeqNum(i32::MAX as u32),
+            rcv_nxt: SeqNum(i32::MAX as u32),
+            advmss: u32::MAX,
+            rcvbuf: 4096,
+            max: u32::MAX,
+            ratio: 1,
+            allowed: true,
+        };
+        assert_eq!(a.after_read(r), Some(u32::MAX));
     }
 
     #[test]
