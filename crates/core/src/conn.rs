@@ -2136,14 +2136,10 @@ impl Conn {
             self.ack_now = true;
             return;
         }
-        let rtt8 = {
-            let r = self.autotune.rtt_us().saturating_mul(8);
-            let s = self.srtt_us.saturating_mul(8);
-            if s != 0 && s < r {
-                s
-            } else {
-                r
-            }
+        // The receiver's RTT estimate, or the sender's if smaller (and known).
+        let rtt_us = match (self.autotune.rtt_us(), self.srtt_us) {
+            (r, s) if s != 0 && s < r => s,
+            (r, _) => r,
         };
         let rcv_nxt = self.rcv_nxt;
         let f = &mut *self.flight;
@@ -2169,8 +2165,8 @@ impl Conn {
         }
         f.comp_acks += 1;
         if f.comp_deadline.is_none() {
-            // 5% of the RTT: rtt8 µs·8 × 125 / 20 ns, as Linux computes it.
-            let ns = (u64::from(rtt8) * 125 / 20).min(cx.cfg.tcp_comp_sack_delay_ns);
+            // 5% of the RTT (Linux: rtt_us·8 × 125 / 20 ns, the same).
+            let ns = (u64::from(rtt_us) * 50).min(cx.cfg.tcp_comp_sack_delay_ns);
             f.comp_deadline = Some(cx.now + Duration::from_nanos(ns));
         }
     }

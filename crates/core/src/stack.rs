@@ -2556,25 +2556,18 @@ impl Stack {
         let s = self.sock(fd)?;
         let o = self.opts_of(s);
         let cfg = &self.config;
+        // A connection's own value, else the option as set.
+        let conn = |f: &dyn Fn(&Conn) -> u32, unset: u32| match s.kind {
+            SockKind::Conn(i) => self.conns.get(i).map(f).unwrap_or(unset),
+            _ => unset,
+        };
         Ok(match name {
             SockOptName::ReuseAddr => SockOpt::ReuseAddr(o.reuse_addr),
             // A connection's buffer as auto-tuning left it (sk_rcvbuf).
-            SockOptName::RcvBuf => SockOpt::RcvBuf(match s.kind {
-                SockKind::Conn(i) => self
-                    .conns
-                    .get(i)
-                    .map(|c| c.rcv.capacity() as u32)
-                    .unwrap_or(o.rcvbuf(cfg)),
-                _ => o.rcvbuf(cfg),
-            }),
-            SockOptName::SndBuf => SockOpt::SndBuf(match s.kind {
-                SockKind::Conn(i) => self
-                    .conns
-                    .get(i)
-                    .map(|c| c.snd.limit() as u32)
-                    .unwrap_or(o.sndbuf(cfg)),
-                _ => o.sndbuf(cfg),
-            }),
+            SockOptName::RcvBuf => {
+                SockOpt::RcvBuf(conn(&|c| c.rcv.capacity() as u32, o.rcvbuf(cfg)))
+            }
+            SockOptName::SndBuf => SockOpt::SndBuf(conn(&|c| c.snd.limit() as u32, o.sndbuf(cfg))),
             SockOptName::Linger => SockOpt::Linger(o.linger),
             SockOptName::KeepAlive => SockOpt::KeepAlive(o.keepalive),
             SockOptName::NoDelay => SockOpt::NoDelay(o.nodelay),
