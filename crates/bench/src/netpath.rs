@@ -669,7 +669,10 @@ pub mod smol {
 #[derive(Clone, Debug)]
 pub struct Row {
     pub path: PathConfig,
+    /// synack with CUBIC (Linux's default).
     pub synack: Goodput,
+    /// synack with BBR (`tcp_congestion_control = bbr`, paced as Linux paces without fq).
+    pub bbr: Goodput,
     pub smoltcp: Goodput,
 }
 
@@ -698,22 +701,24 @@ pub fn one_flow(path: &PathConfig) -> Result<Row, String> {
         starts: vec![Duration::ZERO],
         burst: None,
     };
-    let mut ours = synack::Pair::new(1);
-    let mut g = run_path(path, &sched, &mut ours).remove(0);
-    if let Some(e) = ours.error.take() {
-        return Err(format!("synack: {e}"));
-    }
-    (g.retransmits, g.timeouts, g.fast_recoveries, g.loss_probes) = ours.recovery();
-    g.hystart_exits = ours.hystart_exits();
+    let g = synack_flow_with(path, None, |_| {}).map_err(|e| format!("synack: {e}"))?;
+    let bbr = synack_flow_with(path, None, |c| {
+        c.tcp_congestion_control = synack_core::CongestionAlgorithm::Bbr
+    })
+    .map_err(|e| format!("synack (bbr): {e}"))?;
     let mut theirs = smol::Pair::new();
     let s = run_path(path, &sched, &mut theirs).remove(0);
     if let Some(e) = theirs.error.take() {
         return Err(format!("smoltcp: {e}"));
     }
-    check(g.bytes > 0 && s.bytes > 0, "both flows delivered data")?;
+    check(
+        g.bytes > 0 && bbr.bytes > 0 && s.bytes > 0,
+        "every flow delivered data",
+    )?;
     Ok(Row {
         path: *path,
         synack: g,
+        bbr,
         smoltcp: s,
     })
 }
@@ -842,13 +847,15 @@ impl GoodputReport {
             if self.quick { " --quick" } else { "" }
         );
         out.push_str(&format!(
-            "{:>6} {:>5} {:>6} {:>9} {:>9} {:>7} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6}  {:>10}\n",
+            "{:>6} {:>5} {:>6} {:>9} {:>7} {:>9} {:>7} {:>7} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6} {:>7}  {:>10}\n",
             "Mbit/s",
             "RTT",
             "loss",
             "synack",
+            "bbr",
             "smoltcp",
             "ratio",
+            "bbr/s",
             "Mathis",
             "CUBIC",
             "rtx",
@@ -856,6 +863,7 @@ impl GoodputReport {
             "rec",
             "TLP",
             "dup",
+            "bbr.rtx",
             "smol.qdrop"
         ));
         for r in &self.rows {
@@ -870,13 +878,15 @@ impl GoodputReport {
                 (format!("{cap:.0}"), format!("{cap:.0}"))
             };
             out.push_str(&format!(
-                "{:>6} {:>3}ms {:>5}% {:>9.1} {:>9.1} {:>7.2} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6}  {:>10}\n",
+                "{:>6} {:>3}ms {:>5}% {:>9.1} {:>7.1} {:>9.1} {:>7.2} {:>7.2} {:>9} {:>9}  {:>6} {:>5} {:>4} {:>5} {:>6} {:>7}  {:>10}\n",
                 p.rate / 1_000_000,
                 p.rtt.as_millis(),
                 p.loss * 100.0,
                 r.synack.mbits(),
+                r.bbr.mbits(),
                 r.smoltcp.mbits(),
                 r.synack.mbits() / r.smoltcp.mbits().max(1e-9),
+                r.bbr.mbits() / r.smoltcp.mbits().max(1e-9),
                 m,
                 c,
                 r.synack.retransmits,
@@ -884,6 +894,7 @@ impl GoodputReport {
                 r.synack.fast_recoveries,
                 r.synack.loss_probes,
                 r.synack.duplicates,
+                r.bbr.retransmits,
                 r.smoltcp.queue_drops,
             ));
         }
@@ -934,7 +945,7 @@ impl GoodputReport {
                 "measure_s": r.path.measure.as_secs_f64(),
                 "mathis_mbits": if r.path.loss > 0.0 { mathis(MSS, r.path.rtt, r.path.loss) / 1e6 } else { r.path.rate as f64 / 1e6 },
                 "cubic_mbits": if r.path.loss > 0.0 { cubic(MSS, r.path.rtt, r.path.loss) / 1e6 } else { r.path.rate as f64 / 1e6 },
-                "synack": g(&r.synack), "smoltcp": g(&r.smoltcp),
+                "synack": g(&r.synack), "bbr": g(&r.bbr), "smoltcp": g(&r.smoltcp),
             })).collect::<Vec<_>>(),
             "fairness": {
                 "synack": self.fairness[0].iter().map(g).collect::<Vec<_>>(),

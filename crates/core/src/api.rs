@@ -206,6 +206,10 @@ pub struct TcpInfo {
     /// What the application read in the last measured round trip.
     pub rcv_space: u32,
     pub total_retrans: u32,
+    /// `sk_pacing_rate`, bytes/s: BBR's pacing rate; for CUBIC and Reno the rate
+    /// `tcp_update_pacing_rate` computes (a multiple of cwnd/srtt: 200% in slow start,
+    /// 120% after), which only an fq qdisc would enforce.
+    pub pacing_rate: u64,
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub segs_out: u32,
@@ -213,10 +217,28 @@ pub struct TcpInfo {
     pub notsent_bytes: u32,
     pub data_segs_in: u32,
     pub data_segs_out: u32,
+    /// The latest delivery-rate sample that was not app-limited (or a faster one),
+    /// bytes/s; kept by BBR connections only (0 otherwise).
+    pub delivery_rate: u64,
+    pub delivery_rate_app_limited: bool,
     pub delivered: u32,
     pub bytes_sent: u64,
     pub snd_wnd: u32,
     pub rcv_wnd: u32,
+    /// BBR's model (`INET_DIAG_BBRINFO`, what `ss -i` shows as `bbr:(…)`).
+    pub bbr: Option<BbrInfo>,
+}
+
+/// `struct tcp_bbr_info`: the bottleneck bandwidth estimate (bytes/s), the minimum RTT
+/// (µs), the gains (×256), and the mode it is in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BbrInfo {
+    pub bw: u64,
+    pub min_rtt_us: u32,
+    pub pacing_gain: u32,
+    pub cwnd_gain: u32,
+    /// STARTUP, DRAIN, PROBE_BW or PROBE_RTT.
+    pub mode: &'static str,
 }
 
 impl TcpInfo {
@@ -251,6 +273,7 @@ impl TcpInfo {
             ("tcpi_rcv_rtt", self.rcv_rtt.into()),
             ("tcpi_rcv_space", self.rcv_space.into()),
             ("tcpi_total_retrans", self.total_retrans.into()),
+            ("tcpi_pacing_rate", self.pacing_rate),
             ("tcpi_bytes_acked", self.bytes_acked),
             ("tcpi_bytes_received", self.bytes_received),
             ("tcpi_segs_out", self.segs_out.into()),
@@ -258,6 +281,11 @@ impl TcpInfo {
             ("tcpi_notsent_bytes", self.notsent_bytes.into()),
             ("tcpi_data_segs_in", self.data_segs_in.into()),
             ("tcpi_data_segs_out", self.data_segs_out.into()),
+            ("tcpi_delivery_rate", self.delivery_rate),
+            (
+                "tcpi_delivery_rate_app_limited",
+                self.delivery_rate_app_limited.into(),
+            ),
             ("tcpi_delivered", self.delivered.into()),
             ("tcpi_bytes_sent", self.bytes_sent),
             ("tcpi_snd_wnd", self.snd_wnd.into()),

@@ -1,5 +1,6 @@
 //! Congestion avoidance: Reno and CUBIC (RFC 9438), as Linux's `tcp_cong.c` and
-//! `tcp_cubic.c` compute them, in packets.
+//! `tcp_cubic.c` compute them, in packets. BBR, the third algorithm, is model-based and
+//! sets the window itself (`crate::bbr`, driven from the connection's `model` module).
 //!
 //! The connection keeps its window in bytes; it hands the algorithm the window in
 //! segments and the segments an ACK newly covered, and takes back the new window and, on
@@ -18,6 +19,9 @@ pub enum Algorithm {
     Reno,
     #[default]
     Cubic,
+    /// BBR v1 (`tcp_bbr.c`): the window and a pacing rate from the path's measured
+    /// bandwidth and RTT.
+    Bbr,
 }
 
 impl Algorithm {
@@ -25,6 +29,7 @@ impl Algorithm {
         match self {
             Algorithm::Reno => "reno",
             Algorithm::Cubic => "cubic",
+            Algorithm::Bbr => "bbr",
         }
     }
 
@@ -33,6 +38,7 @@ impl Algorithm {
         match s {
             "reno" => Some(Algorithm::Reno),
             "cubic" => Some(Algorithm::Cubic),
+            "bbr" => Some(Algorithm::Bbr),
             _ => None,
         }
     }
@@ -148,7 +154,8 @@ impl CongestionControl {
     /// The slow-start threshold after a loss (`ssthresh` op), in segments.
     pub(crate) fn ssthresh(&mut self, cwnd: u32) -> u32 {
         match self.algorithm {
-            Algorithm::Reno => (cwnd / 2).max(2),
+            // BBR's is the connection's (`bbr_ssthresh`): never called for it.
+            Algorithm::Reno | Algorithm::Bbr => (cwnd / 2).max(2),
             Algorithm::Cubic => {
                 let c = &mut self.cubic;
                 c.epoch_start = None;
@@ -287,7 +294,7 @@ impl CongestionControl {
     /// acknowledged; returns the new window in segments.
     pub(crate) fn avoid(&mut self, now: Instant, cwnd: u32, acked: u32) -> u32 {
         let cnt = match self.algorithm {
-            Algorithm::Reno => cwnd,
+            Algorithm::Reno | Algorithm::Bbr => cwnd,
             Algorithm::Cubic => self.cubic.update(now, cwnd, acked),
         };
         self.additive_increase(cwnd, cnt.max(1), acked)

@@ -20,6 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use synack_wire::{SackBlock, SeqNum, TcpFlags, TcpOptions, TcpSegment, Timestamps};
 
+mod model;
+
 /// include/net/tcp.h
 pub(crate) const RTO_INIT: Duration = Duration::from_secs(1);
 pub(crate) const RTO_MIN: Duration = Duration::from_millis(200);
@@ -211,8 +213,10 @@ pub(crate) struct Conn {
     is_cwnd_limited: bool,
     max_out: u32,
     cwnd_usage_seq: SeqNum,
-    /// Reno or CUBIC (`icsk_ca_ops`).
+    /// Reno, CUBIC or BBR (`icsk_ca_ops`).
     cc: CongestionControl,
+    /// BBR's model, rate sampler and pacing clock (only BBR connections have one).
+    model: Option<Box<model::Model>>,
     /// Duplicate segments reported by D-SACKs (`dsack_dups`): more than were ever
     /// retransmitted makes a D-SACK dubious (ignored).
     dsack_dups: u32,
@@ -655,6 +659,7 @@ impl Conn {
             max_out: 0,
             cwnd_usage_seq: iss,
             cc: CongestionControl::new(opts.congestion.unwrap_or(cfg.tcp_congestion_control)),
+            model: None,
             dsack_dups: 0,
             reordering: cfg.tcp_reordering.min(u32::from(u16::MAX)) as u16,
             ack_now: false,
@@ -702,6 +707,9 @@ impl Conn {
             cx.counters.incr(Counter::CurrEstab);
         }
         self.state = to;
+        if to == TcpState::Established {
+            self.model_init(cx.now);
+        }
         cx.events
             .state(cx.now, self.local(), self.remote(), from, to);
     }
@@ -1133,7 +1141,18 @@ impl Conn {
         }
     }
 
+    /// `tcp_ack`. A model-based algorithm (BBR) then sets the window from the ACK's
+    /// rate sample (`tcp_cong_control` → `cong_control`) — on every ACK not older
+    /// than SND.UNA, duplicate ACKs included — in place of what recovery and CUBIC set.
     fn on_ack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum, ack: SeqNum) {
+        let before = self.model_before_ack().filter(|_| ack >= self.snd_una);
+        self.process_ack(cx, seg, seq, ack);
+        if let Some(b) = before {
+            self.model_after_ack(cx, b);
+        }
+    }
+
+    fn process_ack(&mut self, cx: &mut Ctx<'_>, seg: &TcpSegment<'_>, seq: SeqNum, ack: SeqNum) {
         // tcp_data_snd_check: an ACK tries the link again.
         self.local_congested = false;
         let win = (seg.window as u32) << self.snd_wscale();
@@ -1604,7 +1623,8 @@ impl Conn {
     /// Linux `tcp_sndbuf_expand()`: room for two congestion windows, unless SO_SNDBUF.
     fn grow_sndbuf(&mut self, cfg: &Config) {
         if self.opts.sndbuf.is_none() {
-            let want = (2 * self.cwnd as usize).min(cfg.tcp_wmem[2] as usize);
+            let per = self.sndbuf_per_cwnd() as usize;
+            let want = (per * self.cwnd as usize).min(cfg.tcp_wmem[2] as usize);
             if want > self.snd.limit() {
                 self.snd.set_limit(want);
             }
@@ -1643,7 +1663,7 @@ impl Conn {
                 self.flight.prr_out = 0;
             }
         } else {
-            self.cwnd = self.ssthresh + 3 * self.mss as u32;
+            self.cwnd = self.ssthresh.saturating_add(3 * self.mss as u32);
             self.flight.rtx_at = Some(self.snd_una);
         }
         cx.incr(Counter::TcpFastRetrans);
@@ -1866,6 +1886,9 @@ impl Conn {
     /// The slow-start threshold after a loss, from the congestion-control algorithm
     /// (Reno halves, CUBIC keeps 0.7 of the window), in bytes.
     fn loss_ssthresh(&mut self) -> u32 {
+        if let Some(t) = self.model_ssthresh() {
+            return t;
+        }
         let mss = u32::from(self.mss.max(1));
         self.cc.ssthresh(self.cwnd / mss).saturating_mul(mss)
     }
@@ -2568,6 +2591,8 @@ impl Conn {
     pub(crate) fn write(&mut self, data: &[u8]) -> usize {
         // tcp_push: a write tries the link again.
         self.local_congested = false;
+        // tcp_sendmsg: was the sender application-limited until now?
+        self.model_check_app_limited();
         self.snd.push(data)
     }
 
@@ -2671,6 +2696,7 @@ impl Conn {
             self.ka_deadline,
             self.fw2_deadline,
             self.trim_deadline,
+            self.pacing_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -2681,6 +2707,7 @@ impl Conn {
     pub(crate) fn on_timer(&mut self, cx: &mut Ctx<'_>) -> Next {
         let now = cx.now;
         let due = |d: Option<Instant>| matches!(d, Some(t) if t <= now);
+        self.pacing_fire(now);
         if due(self.flight.comp_deadline) {
             // tcp_compressed_ack_kick: the held-back SACK goes (the ACK itself is not
             // one saved).
@@ -2895,6 +2922,7 @@ impl Conn {
         self.flight.loss = Some(self.snd_max);
         self.flight.cwr = None;
         self.cc.on_timeout(cx.now, self.snd_max.0);
+        self.model_enter_loss(cx.now);
         self.cwnd = self.mss as u32;
         self.flight.recover = None;
         self.flight.dupacks = 0;
@@ -3163,7 +3191,11 @@ impl Conn {
             self.flight.lost_again.clear();
         }
         if self.undo.prior_ssthresh != 0 {
-            self.cwnd = self.cwnd.max(self.undo.prior_cwnd);
+            // BBR keeps its window (`bbr_undo_cwnd`); the others return to the old one.
+            self.cwnd = match self.model_undo() {
+                Some(w) => w,
+                None => self.cwnd.max(self.undo.prior_cwnd),
+            };
             self.ssthresh = self.ssthresh.max(self.undo.prior_ssthresh);
         }
         self.undo.marker = None;
@@ -3338,13 +3370,12 @@ impl Conn {
         if self.state == TcpState::Closed {
             return false;
         }
-        self.syn_pending
-            || self.ack_now
-            || self.flight.rtx_at.is_some()
-            || self.hole_to_resend().is_some()
-            || self.flight.tlp_now
-            || self.probe_now
-            || (self.can_send_data() && !self.local_congested)
+        // Data waits while the pacing timer is armed (it fires when the next may go).
+        let data = !self.pacing_pending()
+            && (self.flight.rtx_at.is_some()
+                || self.hole_to_resend().is_some()
+                || (self.can_send_data() && !self.local_congested));
+        self.syn_pending || self.ack_now || self.flight.tlp_now || self.probe_now || data
     }
 
     fn send_window_left(&self) -> u32 {
@@ -3867,10 +3898,21 @@ impl Conn {
                     self.flight.tlp_high_seq = Some(self.snd_nxt);
                     self.flight.tlp_retrans = true;
                     self.rtt_probe = None;
-                    return Some(self.finish(cx, start, flags, len, options));
+                    let out = self.finish(cx, start, flags, len, options);
+                    let end = start + len + flags.fin() as u32;
+                    self.model_sent(now, start, end, len, true, false);
+                    return Some(out);
                 }
             }
         }
+
+        // tcp_pacing_check (BBR): no data before its departure time — except the
+        // timeout's retransmission of the head (`tcp_retransmit_skb` is not paced).
+        let rto_head = self.flight.loss.is_some() && self.snd_nxt == self.snd_una;
+        if !rto_head && self.model_paced(now) {
+            return self.control_segment(cx, flags, options);
+        }
+        let idle = self.snd_una == self.snd_max;
 
         let hole = if self.flight.rtx_at.is_none() {
             self.hole_to_resend()
@@ -3926,7 +3968,9 @@ impl Conn {
                     flags |= TcpFlags::PSH;
                 }
                 self.rtt_probe = None;
-                return Some(self.finish(cx, seq, flags, len, options));
+                let out = self.finish(cx, seq, flags, len, options);
+                self.model_sent(now, seq, end, len, true, false);
+                return Some(out);
             }
         }
 
@@ -4040,16 +4084,26 @@ impl Conn {
                 self.schedule_loss_probe(cx, false);
             }
             self.probe_deadline = None;
-            return Some(self.finish(cx, seq, flags, len, options));
+            let out = self.finish(cx, seq, flags, len, options);
+            self.model_sent(now, seq, self.snd_nxt, len, retransmission, idle);
+            return Some(out);
         }
+        self.control_segment(cx, flags, options)
+    }
 
+    /// A segment without data: a window probe or keepalive, or an ACK that is due.
+    fn control_segment(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        flags: TcpFlags,
+        options: TcpOptions,
+    ) -> Option<OutSeg> {
         if self.probe_now {
             // Zero-window probe or keepalive: an old sequence number the peer must ACK.
             self.probe_now = false;
-            seq = self.snd_una - 1;
+            let seq = self.snd_una - 1;
             return Some(self.finish(cx, seq, flags, 0, options));
         }
-
         if self.ack_now {
             return Some(self.finish(cx, self.snd_nxt, flags, 0, options));
         }
@@ -4256,6 +4310,15 @@ impl Conn {
         }
         if let Some(a) = self.opts.congestion.filter(|a| Some(*a) != old.congestion) {
             self.cc.set_algorithm(a);
+            // tcp_reinit_congestion_control: a connection past its handshake starts the
+            // new algorithm now.
+            if !matches!(
+                self.state,
+                TcpState::SynSent | TcpState::SynRecv | TcpState::Closed
+            ) {
+                self.model = None;
+                self.model_init(cx.now);
+            }
         }
         if self.opts.sndbuf != old.sndbuf {
             self.snd.set_limit(self.opts.sndbuf(cx.cfg) as usize);
@@ -4329,6 +4392,7 @@ impl Conn {
             rcv_rtt: self.autotune.rtt_us(),
             rcv_space: self.autotune.space(),
             total_retrans: self.total_retrans,
+            pacing_rate: self.pacing_rate(cfg),
             retrans: self.flight.retrans_out,
             bytes_acked: self.stats.bytes_acked,
             bytes_received: self.stats.bytes_received,
@@ -4337,11 +4401,39 @@ impl Conn {
             notsent_bytes: self.unsent() as u32,
             data_segs_in: self.stats.data_segs_in,
             data_segs_out: self.stats.data_segs_out,
-            delivered: self.stats.delivered,
+            delivery_rate: self.model_rates().1,
+            delivery_rate_app_limited: self.model_rates().2,
+            delivered: self
+                .model
+                .as_deref()
+                .map_or(self.stats.delivered, |m| m.rate.delivered),
             bytes_sent: self.stats.bytes_sent,
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_window_bytes(),
+            bbr: self.model_info(now),
         }
+    }
+
+    /// `sk_pacing_rate`: BBR's; for the others `tcp_update_pacing_rate`'s — mss × cwnd
+    /// (or what is out, if more) per smoothed RTT, times tcp_pacing_ss_ratio (200%)
+    /// while cwnd is below half the threshold, else tcp_pacing_ca_ratio (120%). No
+    /// RTT yet: ~0 (unlimited), as Linux's initial value.
+    fn pacing_rate(&self, cfg: &Config) -> u64 {
+        if self.model.is_some() {
+            return self.model_rates().0;
+        }
+        if self.srtt_us == 0 {
+            return u64::MAX;
+        }
+        let mss = u64::from(self.mss.max(1));
+        let segs = u64::from(self.cwnd / mss as u32)
+            .max(u64::from((self.snd_max - self.snd_una).max(0) as u32) / mss);
+        let ratio = if self.cwnd < self.ssthresh / 2 {
+            cfg.later.tcp_pacing_ss_ratio
+        } else {
+            cfg.later.tcp_pacing_ca_ratio
+        };
+        mss * segs * 1_000_000 / 100 * u64::from(ratio) / u64::from(self.srtt_us)
     }
 
     pub(crate) fn queues(&self) -> (u32, u32) {
@@ -4455,9 +4547,11 @@ mod size_budget {
         use std::mem::size_of;
         // 712 until receive-buffer auto-tuning (2026-11-25) added its 40 bytes: Linux keeps
         // the same state (`rcvq_space`, `rcv_rtt_est`) in every tcp_sock, and a boxed
-        // copy would cost as much on every connection that ever received data.
+        // copy would cost as much on every connection that ever received data. Then 8
+        // for the pointer to BBR's model (None for CUBIC and Reno; Linux keeps 104 bytes
+        // of algorithm state, ICSK_CA_PRIV_SIZE, inline in every socket).
         assert!(
-            size_of::<super::Conn>() <= 752,
+            size_of::<super::Conn>() <= 760,
             "{}",
             size_of::<super::Conn>()
         );

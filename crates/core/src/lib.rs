@@ -6,6 +6,7 @@
 
 pub mod api;
 mod autotune;
+mod bbr;
 mod buffer;
 pub mod cc;
 pub mod config;
@@ -21,6 +22,8 @@ mod flight;
 mod lazy;
 mod listener;
 mod opts;
+mod pacing;
+mod rate;
 mod secrets;
 mod slab;
 pub mod stack;
