@@ -2,8 +2,10 @@
 # so that synack's lossy rows are judged against the kernel it imitates, not only against
 # formulas. Run as root (after `cargo build --release -p synack` for --synack):
 #
-#   python3 tools/kernel-check/goodput.py [--synack] [RATE_MBIT RTT_MS LOSS_PCT ...]
+#   python3 tools/kernel-check/goodput.py [--synack] [--cc bbr] [RATE_MBIT RTT_MS LOSS_PCT ...]
 #
+# --cc NAME: the sender's congestion control (default cubic): TCP_CONGESTION on Linux's
+# socket, net.ipv4.tcp_congestion_control for synack's.
 # --synack: the sender is synack itself (`synack connect --app source`, linux profile, on a
 # TUN device of its own behind the sender namespace's kernel, which forwards its packets
 # onto the path), the receiver still Linux: the same path, the same receiver, only the
@@ -170,7 +172,7 @@ def receiver(warm, window):
 
 def sender(dst="10.9.2.1"):
     s = socket.socket()
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, CC.encode())
     s.connect((dst, PORT))
     chunk = b"x" * (1 << 20)
     try:
@@ -179,6 +181,9 @@ def sender(dst="10.9.2.1"):
     except OSError:
         pass
 
+
+# The sender's congestion control (--cc; the --send child inherits it).
+CC = os.environ.get("GOODPUT_CC", "cubic")
 
 SYNACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target",
                       "release", "synack")
@@ -244,6 +249,7 @@ def row(rate, rtt, loss, synack=False, synack_rx=False):
                 ["ip", "netns", "exec", "gpA", SYNACK, "connect", "--tun", "syn0",
                  "--host-addr", "10.9.3.1/24", "--addr", "10.9.3.2", "--profile", "linux",
                  "--set", buf % "w", "--set", buf % "r", "--app", "source",
+                 "--set", "net.ipv4.tcp_congestion_control=" + CC,
                  "--bytes", str(1 << 40), "--duration", str(int(warm + window + 10)),
                  "--control", CONTROL, "10.9.2.1:%d" % PORT],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -320,6 +326,10 @@ if __name__ == "__main__":
     synack = "--synack" in sys.argv
     synack_rx = "--synack-rx" in sys.argv
     sys.argv = [a for a in sys.argv if a not in ("--synack", "--synack-rx")]
+    if "--cc" in sys.argv:
+        i = sys.argv.index("--cc")
+        CC = os.environ["GOODPUT_CC"] = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
     if sys.argv[1:2] == ["--recv"]:
         receiver(float(sys.argv[2]), float(sys.argv[3]))
     elif sys.argv[1:2] == ["--send"]:
@@ -333,8 +343,8 @@ if __name__ == "__main__":
             who = "Linux %s sending to synack (linux profile)" % os.uname().release
         else:
             who = "Linux %s" % os.uname().release
-        print("%s, CUBIC; Mbit/s of bytes read in the window (whole run: rtx, RTO, rec, TLP,"
-              " queue drops, HyStart exits and the window then)" % who)
+        print("%s, %s; Mbit/s of bytes read in the window (whole run: rtx, RTO, rec, TLP,"
+              " queue drops, HyStart exits and the window then)" % (who, CC))
         print("Mbit/s   RTT   loss    %6s     rtx   RTO  rec   TLP qdrops  HS  HS cwnd"
               % ("synack" if synack else "linux"))
         for r in rows:

@@ -182,7 +182,7 @@ fn scenario_run_ss_at_and_nstat() {
         "{out}"
     );
     assert!(
-        out.contains("\t ts sack wscale:7,7 rto:250 rtt:50/25"),
+        out.contains("\t ts sack cubic wscale:7,7 rto:250 rtt:50/25"),
         "{out}"
     );
     // At 1 s the client's end is in TIME-WAIT, the server has only its listener.

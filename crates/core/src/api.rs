@@ -181,6 +181,9 @@ pub struct TcpInfo {
     pub backoff: u8,
     /// `tcpi_opt` bits.
     pub options: u8,
+    /// The congestion control's name (`INET_DIAG_CONG`, what `ss -i` prints first):
+    /// "cubic", "reno" or "bbr".
+    pub congestion: &'static str,
     pub snd_wscale: u8,
     pub rcv_wscale: u8,
     pub rto: u32,

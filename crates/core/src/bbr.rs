@@ -388,9 +388,10 @@ fn bw_to_pacing_rate(sk: &Sock, bw: u32, gain: u32) -> u64 {
     rate_bytes_per_sec(sk, u64::from(bw), gain).min(sk.max_pacing_rate)
 }
 
-/// `bbr_min_tso_segs`: one-segment bursts below 1.2 Mbit/s, else two.
-fn min_tso_segs(sk: &Sock) -> u32 {
-    if sk.pacing_rate < (BBR_MIN_TSO_RATE >> 3) {
+/// `bbr_min_tso_segs`: one-segment bursts below 1.2 Mbit/s, else two (the sender's
+/// `tcp_tso_autosize` floor, and the quantization budget's).
+pub(crate) fn min_tso_segs(pacing_rate: u64) -> u32 {
+    if pacing_rate < (BBR_MIN_TSO_RATE >> 3) {
         1
     } else {
         2
@@ -404,7 +405,7 @@ fn tso_segs_goal(sk: &Sock) -> u32 {
     let bytes =
         (sk.pacing_rate >> SK_PACING_SHIFT).min(GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER) as u32;
     // mss_cache is never 0 in Linux; guarded so that no input can divide by zero.
-    let segs = (bytes / sk.mss.max(1)).max(min_tso_segs(sk));
+    let segs = (bytes / sk.mss.max(1)).max(min_tso_segs(sk.pacing_rate));
     segs.min(0x7f)
 }
 
@@ -1847,9 +1848,9 @@ mod tests {
     fn tso_segments_goal() {
         let mut sk = sock(0, u32::MAX);
         sk.pacing_rate = 149_999;
-        assert_eq!((min_tso_segs(&sk), tso_segs_goal(&sk)), (1, 1));
+        assert_eq!((min_tso_segs(sk.pacing_rate), tso_segs_goal(&sk)), (1, 1));
         sk.pacing_rate = 150_000;
-        assert_eq!((min_tso_segs(&sk), tso_segs_goal(&sk)), (2, 2));
+        assert_eq!((min_tso_segs(sk.pacing_rate), tso_segs_goal(&sk)), (2, 2));
         sk.pacing_rate = 10_240_000;
         assert_eq!(tso_segs_goal(&sk), 10);
         sk.pacing_rate = u64::MAX;

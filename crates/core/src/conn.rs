@@ -4392,6 +4392,7 @@ impl Conn {
             rcv_rtt: self.autotune.rtt_us(),
             rcv_space: self.autotune.space(),
             total_retrans: self.total_retrans,
+            congestion: self.cc.algorithm.name(),
             pacing_rate: self.pacing_rate(cfg),
             retrans: self.flight.retrans_out,
             bytes_acked: self.stats.bytes_acked,

@@ -22,7 +22,9 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use synack_core::wire::{self, IpInfo, Packet, TcpFlags, TcpOptions, TcpSegment, Timestamps};
-use synack_core::{Config, Errno, Fd, Instant, Profile, Shutdown, SockOpt, Stack};
+use synack_core::{
+    Config, CongestionAlgorithm, Errno, Fd, Instant, Profile, Shutdown, SockOpt, Stack,
+};
 
 const ADDRS: [IpAddr; 2] = [
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
@@ -427,7 +429,12 @@ impl World {
                 if let Some(i) = self.pick(u, h)? {
                     let fd = self.hosts[h].apps[i].fd;
                     let v: u32 = u.int_in_range(0..=10)?;
-                    let opt = match u.int_in_range(0..=7u8)? {
+                    let opt = match u.int_in_range(0..=8u8)? {
+                        8 => SockOpt::Congestion(match v % 3 {
+                            0 => CongestionAlgorithm::Reno,
+                            1 => CongestionAlgorithm::Cubic,
+                            _ => CongestionAlgorithm::Bbr,
+                        }),
                         0 => SockOpt::NoDelay(v & 1 == 1),
                         1 => SockOpt::KeepAlive(v & 1 == 1),
                         2 => SockOpt::KeepIdle(v.max(1)),

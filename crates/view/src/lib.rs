@@ -389,6 +389,9 @@ pub fn info_line(t: &TcpInfo, numeric: bool) -> String {
     if t.options & opt::SYN_DATA != 0 {
         add(" fastopen".into());
     }
+    if !t.congestion.is_empty() {
+        add(format!(" {}", t.congestion));
+    }
     if t.options & opt::WSCALE != 0 {
         add(format!(" wscale:{},{}", t.snd_wscale, t.rcv_wscale));
     }
@@ -435,6 +438,26 @@ pub fn info_line(t: &TcpInfo, numeric: bool) -> String {
             add(format!(" {name}:{v}"));
         }
     }
+    if let Some(b) = &t.bbr {
+        add(format!(
+            " bbr:(bw:{}bps,mrtt:{}",
+            bw(b.bw as f64 * 8.0, numeric),
+            fmt_g(f64::from(b.min_rtt_us) / 1000.0)
+        ));
+        if b.pacing_gain != 0 {
+            add(format!(
+                ",pacing_gain:{}",
+                fmt_g(f64::from(b.pacing_gain) / 256.0)
+            ));
+        }
+        if b.cwnd_gain != 0 {
+            add(format!(
+                ",cwnd_gain:{}",
+                fmt_g(f64::from(b.cwnd_gain) / 256.0)
+            ));
+        }
+        add(")".into());
+    }
     if t.rtt > 0 && t.snd_mss > 0 && t.snd_cwnd > 0 {
         let bps = t.snd_cwnd as f64 * t.snd_mss as f64 * 8_000_000.0 / t.rtt as f64;
         add(format!(" send {}bps", bw(bps, numeric)));
@@ -443,12 +466,31 @@ pub fn info_line(t: &TcpInfo, numeric: bool) -> String {
         ("lastsnd", t.last_data_sent),
         ("lastrcv", t.last_data_recv),
         ("lastack", t.last_ack_recv),
-        ("delivered", t.delivered),
-        ("unacked", t.unacked),
     ] {
         if v != 0 {
             add(format!(" {name}:{v}"));
         }
+    }
+    if t.pacing_rate != 0 && t.pacing_rate != u64::MAX {
+        add(format!(
+            " pacing_rate {}bps",
+            bw(t.pacing_rate as f64 * 8.0, numeric)
+        ));
+    }
+    if t.delivery_rate != 0 {
+        add(format!(
+            " delivery_rate {}bps",
+            bw(t.delivery_rate as f64 * 8.0, numeric)
+        ));
+    }
+    if t.delivered != 0 {
+        add(format!(" delivered:{}", t.delivered));
+    }
+    if t.delivery_rate_app_limited {
+        add(" app_limited".into());
+    }
+    if t.unacked != 0 {
+        add(format!(" unacked:{}", t.unacked));
     }
     if t.retrans != 0 || t.total_retrans != 0 {
         add(format!(" retrans:{}/{}", t.retrans, t.total_retrans));
@@ -1070,6 +1112,37 @@ TIME-WAIT 0      0           10.0.0.2:80       10.0.0.1:40001 ino:0 sk:3
         // Without -n, rates as ss prints them.
         let t = ss_table(&rows[1..2], &SsOptions::parse("-tai").unwrap());
         assert!(t.contains(" send 33.1Mbps "), "{t}");
+        // A BBR connection: the algorithm's name first, its model after the segment
+        // counts, the pacing and delivery rates after the last-activity ages (ss.c's
+        // tcp_stats_print order).
+        let mut bbr = rows[1].clone();
+        if let Some(i) = bbr.tcp_info.as_mut() {
+            i.congestion = "bbr";
+            i.bbr = Some(synack_core::api::BbrInfo {
+                bw: 12_000_000,
+                min_rtt_us: 10_000,
+                pacing_gain: 739,
+                cwnd_gain: 739,
+                mode: "STARTUP",
+            });
+            i.last_ack_recv = 4;
+            i.pacing_rate = 34_650_000;
+            i.delivery_rate = 11_900_000;
+            i.delivery_rate_app_limited = true;
+            i.delivered = 9;
+        }
+        let t = ss_table(&[bbr], &SsOptions::parse("-tai").unwrap());
+        assert!(
+            t.contains(
+                "\t ts sack bbr wscale:7,7 rto:204 rtt:3.5/1.75 ato:40 mss:1448 pmtu:1500 \
+                 rcvmss:536 advmss:1448 cwnd:10 ssthresh:7 bytes_acked:100 \
+                 bytes_received:200 segs_out:5 segs_in:6 data_segs_out:2 data_segs_in:3 \
+                 bbr:(bw:96Mbps,mrtt:10,pacing_gain:2.88672,cwnd_gain:2.88672) \
+                 send 33.1Mbps lastack:4 pacing_rate 277Mbps delivery_rate 95.2Mbps \
+                 delivered:9 app_limited retrans:0/2"
+            ),
+            "{t}"
+        );
     }
 
     /// Byte for byte what iproute2 6.1's `ss -tano` printed (to a pipe) for these sockets

@@ -172,10 +172,20 @@ impl Conn {
         idle: bool,
     ) {
         let data_segs_out = self.stats.data_segs_out;
+        let (mss, min_rtt) = (u32::from(self.mss.max(1)), self.min_rtt_us);
         let Some(m) = self.model.as_deref_mut() else {
             return;
         };
-        m.pacing.sent(now, len, data_segs_out);
+        // A retransmission is an skb of its own; new data goes in skbs of
+        // `tcp_tso_autosize` segments, the floor BBR's (`bbr_min_tso_segs`).
+        let skb_segs = if retrans {
+            1
+        } else {
+            let floor = crate::bbr::min_tso_segs(m.pacing.rate);
+            let min_rtt = if min_rtt == 0 { u32::MAX } else { min_rtt };
+            crate::pacing::tso_autosize(m.pacing.rate, mss, min_rtt, floor)
+        };
+        m.pacing.sent(now, len, data_segs_out, skb_segs);
         m.rate.sent(now, start, end, idle);
         if idle && !retrans {
             let mut sk = self.sock(now);
