@@ -707,7 +707,7 @@ impl Conn {
             cx.counters.incr(Counter::CurrEstab);
         }
         self.state = to;
-        if to == TcpState::Established {
+        if to == TcpState::Established && self.cc.algorithm == crate::cc::Algorithm::Bbr {
             self.model_init(cx.now);
         }
         cx.events
@@ -2687,8 +2687,9 @@ impl Conn {
         .min_by_key(|(_, d)| *d)
     }
 
+    #[inline]
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
+        let d = [
             self.rtx_deadline,
             self.probe_deadline,
             self.delack_deadline,
@@ -2696,11 +2697,15 @@ impl Conn {
             self.ka_deadline,
             self.fw2_deadline,
             self.trim_deadline,
-            self.pacing_deadline(),
         ]
         .into_iter()
         .flatten()
-        .min()
+        .min();
+        // Only BBR connections pace (checked apart: the common case stays a short loop).
+        match (d, self.pacing_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fire every deadline that is due at `cx.now`.
@@ -3371,11 +3376,14 @@ impl Conn {
             return false;
         }
         // Data waits while the pacing timer is armed (it fires when the next may go).
-        let data = !self.pacing_pending()
-            && (self.flight.rtx_at.is_some()
-                || self.hole_to_resend().is_some()
-                || (self.can_send_data() && !self.local_congested));
-        self.syn_pending || self.ack_now || self.flight.tlp_now || self.probe_now || data
+        self.syn_pending
+            || self.ack_now
+            || self.flight.tlp_now
+            || self.probe_now
+            || (!self.pacing_pending()
+                && (self.flight.rtx_at.is_some()
+                    || self.hole_to_resend().is_some()
+                    || (self.can_send_data() && !self.local_congested)))
     }
 
     fn send_window_left(&self) -> u32 {
