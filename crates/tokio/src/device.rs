@@ -172,6 +172,11 @@ impl Device {
     }
 
     /// When a held packet becomes due (in-memory links with latency).
+    /// A TUN device (real time), not an in-memory pair.
+    pub(crate) fn is_tun(&self) -> bool {
+        matches!(self, Device::Tun(_))
+    }
+
     pub(crate) fn next_due(&self) -> Option<TInstant> {
         match self {
             Device::Tun(_) => None,

@@ -38,6 +38,7 @@ mod device;
 mod error;
 mod listener;
 mod net;
+mod precise;
 mod socket;
 mod split;
 mod stream;

@@ -1,6 +1,7 @@
 //! [`Net`]: one host's stack, its driver task, and the wakers of the tasks waiting on it.
 use crate::device::Device;
 use crate::error::stopped;
+use crate::precise::Precise;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -23,12 +24,6 @@ const LINGER: Duration = Duration::from_secs(1);
 /// How often the driver looks at the control socket when one is served (it has no
 /// descriptor of its own for the driver to wait on).
 const CONTROL_TICK: Duration = Duration::from_millis(50);
-/// tokio's timers fire on a 1 ms wheel: a sleep may end up to 1 ms after its deadline.
-/// The stack's deadlines are microseconds (a BBR connection paced at 100 Mbit/s sends an
-/// skb every ~0.9 ms, a retransmission 116 µs after the one before), as Linux's hrtimers
-/// are: the last millisecond before a deadline is spent polling, not sleeping (on a real
-/// clock; tokio's paused test clock advances only when every task sleeps).
-const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// Which readiness a waiting task needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,6 +313,9 @@ async fn drive(stop: StopGuard, mut dev: Device) {
     let mut rx = vec![0u8; 65536];
     let mut tx = Vec::with_capacity(65536);
     let mut linger_until: Option<TInstant> = None;
+    // A real device runs on real time: its deadlines are met to the microsecond (see
+    // `precise`). An in-memory pair keeps tokio's timers, which tests may pause.
+    let mut precise = dev.is_tun().then(|| Precise::new().ok()).flatten();
     loop {
         let (deadline, more) = {
             let mut st = shared.lock();
@@ -375,19 +373,15 @@ async fn drive(stop: StopGuard, mut dev: Device) {
             tokio::task::yield_now().await;
             continue;
         }
-        let before = TInstant::now();
-        if deadline.is_some_and(|d| d <= before + TIMER_SLACK) {
-            tokio::task::yield_now().await;
-            // A clock that stood still across the yield is tokio's paused test clock,
-            // which moves only when every task sleeps: sleep then.
-            if TInstant::now() > before {
-                continue;
-            }
-        }
         let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+            match (deadline, precise.as_mut()) {
+                (Some(d), Some(p)) => {
+                    if p.sleep_until(d).await.is_err() {
+                        tokio::time::sleep_until(d).await;
+                    }
+                }
+                (Some(d), None) => tokio::time::sleep_until(d).await,
+                (None, _) => std::future::pending().await,
             }
         };
         tokio::select! {
