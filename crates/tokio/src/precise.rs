@@ -30,9 +30,11 @@ impl Precise {
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
-        Ok(Precise {
-            fd: AsyncFd::new(fd)?,
-        })
+        // As for the TUN device (device.rs): the `OwnedFd` is the AsyncFd's own for its
+        // whole life, which is `register`'s contract; this crate forbids `unsafe`.
+        #[allow(deprecated)]
+        let fd = AsyncFd::new(fd)?;
+        Ok(Precise { fd })
     }
 
     /// Wait until `deadline`: on tokio's wheel while it is more than [`SLACK`] away,
