@@ -4092,8 +4092,16 @@ impl Conn {
                 self.schedule_loss_probe(cx, false);
             }
             self.probe_deadline = None;
-            let out = self.finish(cx, seq, flags, len, options);
-            self.model_sent(now, seq, self.snd_nxt, len, retransmission, idle);
+            let mut out = self.finish(cx, seq, flags, len, options);
+            if self.model_sent(now, seq, self.snd_nxt, len, retransmission, idle)
+                && !out.flags.contains(TcpFlags::PSH)
+            {
+                // The last segment of a multi-segment skb (BBR's paced skbs).
+                out.flags |= TcpFlags::PSH;
+                if self.flight.psh_ends.len() < 16 {
+                    self.flight.psh_ends.push(self.snd_nxt);
+                }
+            }
             return Some(out);
         }
         self.control_segment(cx, flags, options)

@@ -54,6 +54,7 @@ pub(crate) struct Pacing {
     /// `data_segs_out` with it counted.
     skb_at: Option<Instant>,
     skb_left: u32,
+    skb_segs: u32,
     skb_bytes: u64,
     skb_credit: u64,
     skb_segs_out: u32,
@@ -84,8 +85,16 @@ impl Pacing {
     /// A data segment of `len` bytes left at `now`, `data_segs_out` counting it: part
     /// of the skb going out now if it has room, else the first of a new one of
     /// `skb_segs` segments (`__tcp_transmit_skb` stamps it at the later of now and the
-    /// departure time).
-    pub(crate) fn sent(&mut self, now: Instant, len: u32, data_segs_out: u32, skb_segs: u32) {
+    /// departure time). True if it is the last segment of an skb of several, which
+    /// carries PSH (`__tcp_transmit_skb` marks every GSO skb; segmentation leaves the
+    /// flag on its last segment).
+    pub(crate) fn sent(
+        &mut self,
+        now: Instant,
+        len: u32,
+        data_segs_out: u32,
+        skb_segs: u32,
+    ) -> bool {
         if !(self.skb_left > 0 && self.skb_at == Some(now)) {
             self.close_skb();
             let prior = self.wstamp_ns;
@@ -93,13 +102,16 @@ impl Pacing {
             self.skb_credit = self.wstamp_ns - prior;
             self.skb_at = Some(now);
             self.skb_left = skb_segs.max(1);
+            self.skb_segs = self.skb_left;
         }
         self.skb_left -= 1;
         self.skb_bytes += u64::from(len);
         self.skb_segs_out = data_segs_out;
         if self.skb_left == 0 {
             self.close_skb();
+            return self.skb_segs > 1;
         }
+        false
     }
 
     /// `tcp_update_skb_after_send` for the skb that went out: the departure time moves

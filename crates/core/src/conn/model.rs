@@ -170,22 +170,37 @@ impl Conn {
         len: u32,
         retrans: bool,
         idle: bool,
-    ) {
+    ) -> bool {
         let data_segs_out = self.stats.data_segs_out;
-        let (mss, min_rtt) = (u32::from(self.mss.max(1)), self.min_rtt_us);
+        let mss = u32::from(self.mss.max(1));
+        // The skb this segment opens, if it does: a retransmission is one of its own;
+        // new data goes in skbs of `tcp_tso_autosize` segments (the floor BBR's,
+        // `bbr_min_tso_segs`), as many as the window, the peer's window and the data
+        // let one take (`tcp_write_xmit`'s quota and `tcp_mss_split_point`).
+        let skb_segs = match self.model.as_deref() {
+            Some(m) if !retrans => {
+                let floor = crate::bbr::min_tso_segs(m.pacing.rate);
+                let min_rtt = if self.min_rtt_us == 0 {
+                    u32::MAX
+                } else {
+                    self.min_rtt_us
+                };
+                let goal = crate::pacing::tso_autosize(m.pacing.rate, mss, min_rtt, floor);
+                let room = [
+                    self.cwnd_left() / mss,
+                    self.send_window_left() / mss,
+                    u32::try_from(self.unsent())
+                        .unwrap_or(u32::MAX)
+                        .div_ceil(mss),
+                ];
+                goal.min(1 + room.into_iter().min().unwrap_or(0))
+            }
+            _ => 1,
+        };
         let Some(m) = self.model.as_deref_mut() else {
-            return;
+            return false;
         };
-        // A retransmission is an skb of its own; new data goes in skbs of
-        // `tcp_tso_autosize` segments, the floor BBR's (`bbr_min_tso_segs`).
-        let skb_segs = if retrans {
-            1
-        } else {
-            let floor = crate::bbr::min_tso_segs(m.pacing.rate);
-            let min_rtt = if min_rtt == 0 { u32::MAX } else { min_rtt };
-            crate::pacing::tso_autosize(m.pacing.rate, mss, min_rtt, floor)
-        };
-        m.pacing.sent(now, len, data_segs_out, skb_segs);
+        let psh = m.pacing.sent(now, len, data_segs_out, skb_segs);
         m.rate.sent(now, start, end, idle);
         if idle && !retrans {
             let mut sk = self.sock(now);
@@ -194,6 +209,7 @@ impl Conn {
             }
             self.take_sock(&sk);
         }
+        psh
     }
 
     /// `tcp_rate_check_app_limited`, when the application writes: less than a segment
