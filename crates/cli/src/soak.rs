@@ -29,6 +29,10 @@ pub struct SoakOpts {
     /// At each checkpoint, also how many sockets are in each state.
     #[arg(long, short)]
     verbose: bool,
+    /// Set a tunable on both hosts, by its sysctl name:
+    /// --set net.ipv4.tcp_congestion_control=bbr
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
 }
 
 /// Resident memory of this process, from /proc (0 where there is no /proc).
@@ -47,6 +51,13 @@ pub fn soak(o: &SoakOpts) -> Result<bool, String> {
     if o.concurrency == 0 || o.concurrency > 100_000 {
         return Err(format!("--concurrency {}: from 1 to 100000", o.concurrency));
     }
+    let mut sets = Vec::new();
+    for s in &o.sets {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set {s}: expected NAME=VALUE"))?;
+        sets.push((k.trim().to_string(), v.trim().to_string()));
+    }
     let cfg = SoakConfig {
         connections: o.connections,
         concurrency: o.concurrency,
@@ -57,7 +68,9 @@ pub fn soak(o: &SoakOpts) -> Result<bool, String> {
         max_payload: o.max_payload,
         profile: o.profile,
         seed: o.seed,
+        sets,
     };
+    cfg.check().map_err(|e| format!("--set {e}"))?;
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,

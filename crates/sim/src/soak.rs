@@ -41,6 +41,20 @@ pub struct SoakConfig {
     pub max_payload: usize,
     pub profile: Profile,
     pub seed: u64,
+    /// Tunables set on both hosts by their sysctl names (after the soak's own), e.g.
+    /// `net.ipv4.tcp_congestion_control` = `bbr`; [`SoakConfig::check`] tells a bad one.
+    pub sets: Vec<(String, String)>,
+}
+
+impl SoakConfig {
+    /// Every `sets` entry names a tunable and a value it takes.
+    pub fn check(&self) -> Result<(), String> {
+        let mut c = Config::for_profile(self.profile);
+        for (k, v) in &self.sets {
+            c.set(k, v).map_err(|e| format!("{k}={v}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for SoakConfig {
@@ -55,6 +69,7 @@ impl Default for SoakConfig {
             max_payload: 4000,
             profile: Profile::Linux,
             seed: 1,
+            sets: Vec::new(),
         }
     }
 }
@@ -183,6 +198,11 @@ pub fn run(cfg: &SoakConfig, mut progress: impl FnMut(&Checkpoint)) -> SoakRepor
     server_cfg
         .set("net.core.somaxconn", "4096")
         .expect("a known setting");
+    for (k, v) in &cfg.sets {
+        // Checked by `SoakConfig::check` (an entry it would reject changes nothing).
+        let _ = client_cfg.set(k, v);
+        let _ = server_cfg.set(k, v);
+    }
     let c = sim.add_host("client", client_cfg, &[CLIENT]);
     let s = sim.add_host("server", server_cfg, &[SERVER]);
     let link = LinkConfig {

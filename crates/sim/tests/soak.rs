@@ -7,14 +7,19 @@ use synack_core::{Config, Errno, Profile, Shutdown, SockOpt, TcpState};
 use synack_sim::soak::{run, SoakConfig};
 use synack_sim::{LinkConfig, Match, Rule, Sim};
 
-fn soak(profile: Profile, seed: u64) {
+fn soak(profile: Profile, seed: u64, sets: &[(&str, &str)]) {
     let cfg = SoakConfig {
         connections: 3000,
         concurrency: 200,
         profile,
         seed,
+        sets: sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..SoakConfig::default()
     };
+    cfg.check().expect("known tunables");
     let r = run(&cfg, |_| {});
     assert!(r.clean(&cfg), "{r:#?}");
     assert_eq!(r.corrupted, 0);
@@ -49,12 +54,32 @@ fn soak(profile: Profile, seed: u64) {
 
 #[test]
 fn three_thousand_connections_through_ten_percent_faults_linux() {
-    soak(Profile::Linux, 1);
+    soak(Profile::Linux, 1, &[]);
+}
+
+/// BBR's paths — rate samples over a lossy, duplicating, reordering link, pacing timers
+/// among thousands of connections — keep every byte and leave nothing behind.
+#[test]
+fn three_thousand_bbr_connections_through_ten_percent_faults() {
+    soak(
+        Profile::Linux,
+        3,
+        &[("net.ipv4.tcp_congestion_control", "bbr")],
+    );
+}
+
+#[test]
+fn a_soak_tunable_that_does_not_exist_is_an_error() {
+    let cfg = SoakConfig {
+        sets: vec![("net.ipv4.tcp_congestion_control".into(), "vegas".into())],
+        ..SoakConfig::default()
+    };
+    assert!(cfg.check().is_err());
 }
 
 #[test]
 fn three_thousand_connections_through_ten_percent_faults_seed() {
-    soak(Profile::Seed, 2);
+    soak(Profile::Seed, 2, &[]);
 }
 
 #[test]

@@ -193,7 +193,7 @@ impl Conn {
                         .unwrap_or(u32::MAX)
                         .div_ceil(mss),
                 ];
-                goal.min(1 + room.into_iter().min().unwrap_or(0))
+                goal.min(room.into_iter().min().unwrap_or(0).saturating_add(1))
             }
             _ => 1,
         };
