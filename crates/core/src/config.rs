@@ -863,14 +863,14 @@ const SETTINGS: &[Setting] = &[
         tcp_pacing_ss_ratio,
         0,
         1000,
-        "pacing in slow start (%)"
+        "pacing in slow start (%); tcpi_pacing_rate shows it, CUBIC is not paced without fq"
     ),
     later!(
         "net.ipv4.tcp_pacing_ca_ratio",
         tcp_pacing_ca_ratio,
         0,
         1000,
-        "pacing in congestion avoidance (%)"
+        "pacing in congestion avoidance (%); tcpi_pacing_rate shows it, not applied"
     ),
     later!(
         "net.ipv4.tcp_notsent_lowat",
