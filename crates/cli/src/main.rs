@@ -134,13 +134,7 @@ struct RunOpts {
 
 impl RunOpts {
     fn options(&self) -> Result<Options, String> {
-        let mut sets = Vec::new();
-        for s in &self.sets {
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| format!("--set {s}: expected NAME=VALUE"))?;
-            sets.push((k.trim().to_string(), v.trim().to_string()));
-        }
+        let sets = name_values(&self.sets)?;
         Ok(Options {
             profile: self.profile,
             files: self.files.clone(),
@@ -156,6 +150,18 @@ macro_rules! out {
     ($($arg:tt)*) => {
         writeln!(std::io::stdout().lock(), $($arg)*).map_err(io_err)?
     };
+}
+
+/// `--set NAME=VALUE` arguments as (name, value) pairs, trimmed.
+pub(crate) fn name_values(sets: &[String]) -> Result<Vec<(String, String)>, String> {
+    sets.iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| format!("--set {s}: expected NAME=VALUE"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
 }
 
 fn io_err(e: std::io::Error) -> String {

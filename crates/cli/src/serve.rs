@@ -52,11 +52,8 @@ impl DeviceOpts {
     /// such as a Fast Open bit).
     pub fn open(&self, adjust: impl FnOnce(&mut Config)) -> Result<Device, String> {
         let mut cfg = Config::for_profile(self.profile);
-        for s in &self.sets {
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| format!("--set {s}: expected NAME=VALUE"))?;
-            cfg.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
+        for (k, v) in crate::name_values(&self.sets)? {
+            cfg.set(&k, &v).map_err(|e| e.to_string())?;
         }
         adjust(&mut cfg);
         // A real network: secrets from the OS, never the fixed simulator seed.

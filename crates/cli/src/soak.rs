@@ -51,13 +51,7 @@ pub fn soak(o: &SoakOpts) -> Result<bool, String> {
     if o.concurrency == 0 || o.concurrency > 100_000 {
         return Err(format!("--concurrency {}: from 1 to 100000", o.concurrency));
     }
-    let mut sets = Vec::new();
-    for s in &o.sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| format!("--set {s}: expected NAME=VALUE"))?;
-        sets.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let sets = crate::name_values(&o.sets)?;
     let cfg = SoakConfig {
         connections: o.connections,
         concurrency: o.concurrency,

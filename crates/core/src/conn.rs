@@ -4348,6 +4348,7 @@ impl Conn {
     /// TCP_INFO as Linux's `tcp_get_info()` fills it, for what this stack models.
     pub(crate) fn tcp_info(&self, now: Instant, cfg: &Config) -> crate::TcpInfo {
         use crate::api::tcpi_opt;
+        let (_, delivery_rate, delivery_rate_app_limited) = self.model_rates();
         let mss = u32::from(self.mss.max(1));
         let ago = |t: Option<Instant>| {
             t.map(|t| now.saturating_duration_since(t).as_millis() as u32)
@@ -4418,8 +4419,8 @@ impl Conn {
             notsent_bytes: self.unsent() as u32,
             data_segs_in: self.stats.data_segs_in,
             data_segs_out: self.stats.data_segs_out,
-            delivery_rate: self.model_rates().1,
-            delivery_rate_app_limited: self.model_rates().2,
+            delivery_rate,
+            delivery_rate_app_limited,
             delivered: self
                 .model
                 .as_deref()

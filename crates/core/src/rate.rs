@@ -70,7 +70,6 @@ pub(crate) struct Sampler {
     prior_delivered: u32,
     prior_mstamp: Option<Instant>,
     is_app_limited: bool,
-    is_retrans: bool,
     last_end_seq: Option<SeqNum>,
     interval_us: i64,
     /// Segments this ACK delivered (the records it covered).
@@ -154,7 +153,6 @@ impl Rate {
             s.prior_delivered = rec.delivered;
             s.prior_mstamp = Some(rec.delivered_mstamp);
             s.is_app_limited = rec.app_limited;
-            s.is_retrans = rec.retrans;
             s.last_end_seq = Some(rec.end);
             self.first_tx_mstamp = rec.tx;
             s.interval_us = rec.tx.as_micros() as i64 - rec.first_tx.as_micros() as i64;
